@@ -1,0 +1,253 @@
+"""The ``pkgcache`` command line.
+
+Exit codes: 0 success, 1 failure (invalid config, unhealthy or unreachable
+backend, missing file), 2 usage error. Errors are one line each on stderr,
+never a traceback; data commands take ``--format json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+from ._version import __version__
+from .exceptions import ConfigError, PkgcacheError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
+config_option = click.option(
+    "-c",
+    "--config",
+    "config",
+    envvar="PKGCACHE_CONFIG",
+    metavar="FILE",
+    help="INI or TOML config file (default: $PKGCACHE_CONFIG; else the environment alone).",
+)
+
+
+class Failure(click.ClickException):
+    """Exit 1 with the message as is (one problem a line)."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.format_message(), err=True)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _emit_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn our own errors into exit code 1 and a clean message."""
+    try:
+        yield
+    except ConfigError as err:
+        raise Failure("\n".join(f"error: {p}" for p in err.problems)) from err
+    except PkgcacheError as err:
+        raise Failure(f"error: {err}") from err
+
+
+@contextmanager
+def _cache(config: str | None) -> Iterator[Any]:
+    from ._api import load_cache
+
+    with _errors(), load_cache(config) as cache:
+        yield cache
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pkgcache")
+def cli() -> None:
+    """The metadata cache of a private Python package index."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@format_option
+def validate(files: tuple[str, ...], fmt: str) -> None:
+    """Check config files; report every problem as FILE:LINE: KEY: message."""
+    from .settings import load_settings
+
+    report = []
+    for file in files:
+        try:
+            settings = load_settings(file)
+        except ConfigError as err:
+            report.append({"file": file, "valid": False, "problems": [p.as_dict() for p in err.problems]})
+            if fmt == "text":
+                for problem in err.problems:
+                    click.echo(str(problem), err=True)
+        else:
+            report.append({"file": file, "valid": True, "settings": settings.public_dict()})
+            if fmt == "text":
+                click.echo(f"{file}: ok (backend {settings.backend!r}, storage {settings.storage_name!r})")
+    if fmt == "json":
+        _emit_json(report)
+    if not all(r["valid"] for r in report):
+        sys.exit(1)
+
+
+@cli.command()
+@format_option
+def backends(fmt: str) -> None:
+    """List installed backends and storages, and known ones not installed."""
+    from .registry import BACKENDS_GROUP, STORAGES_GROUP, describe_drivers
+
+    rows = describe_drivers(BACKENDS_GROUP) + describe_drivers(STORAGES_GROUP)
+    if fmt == "json":
+        _emit_json([r.as_dict() for r in rows])
+        return
+    for r in rows:
+        where = f"{r.distribution} {r.version}" if r.version else (r.distribution or "?")
+        extra = f"  ({r.install})" if r.install else ""
+        click.echo(f"{r.kind:8} {r.name:10} {r.status:14} {where}{extra}")
+
+
+@cli.command()
+@click.argument("backend", required=False)
+@click.option("--storage", default="file", show_default=True, help="Storage whose keys to include.")
+def schema(backend: str | None, storage: str) -> None:
+    """Print the JSON Schema of the settings (with BACKEND's db.* keys when given)."""
+    from .settings import json_schema
+
+    with _errors():
+        _emit_json(json_schema(backend, storage))
+
+
+@cli.command()
+@config_option
+@click.option("--graceful/--plain", default=None, help="Reconcile in place, or replace (default: db.graceful_reload).")
+@click.option("--keep", is_flag=True, help="Only add and update; remove nothing.")
+@format_option
+def reload(config: str | None, graceful: bool | None, keep: bool, fmt: str) -> None:
+    """Rebuild the cache from storage, with a progress bar and a final count."""
+    with _cache(config) as cache:
+        started = time.perf_counter()
+        if sys.stderr.isatty() and fmt == "text":
+            total = cache.storage.count_estimate()
+            with click.progressbar(length=total or 0, label="reading storage", file=sys.stderr) as bar:
+                done = [0]
+
+                def progress(n: int) -> None:
+                    bar.update(n - done[0])
+                    done[0] = n
+
+                result = cache.reload_from_storage(clear=not keep, graceful=graceful, progress=progress)
+        else:
+
+            def progress(n: int) -> None:
+                if n and n % 10000 == 0 and fmt == "text":
+                    click.echo(f"read {n} files ({time.perf_counter() - started:.1f} s)", err=True)
+
+            result = cache.reload_from_storage(clear=not keep, graceful=graceful, progress=progress)
+        if fmt == "json":
+            _emit_json(result.as_dict())
+            return
+        for skipped in result.skipped:
+            click.echo(f"skipped {skipped}", err=True)
+        click.echo(f"{'graceful' if result.graceful else 'plain'} reload: {result}")
+
+
+@cli.command()
+@config_option
+@format_option
+def health(config: str | None, fmt: str) -> None:
+    """Check the backend; exit 0 when healthy, 1 when not."""
+    with _cache(config) as cache:
+        ok, message = cache.check_health()
+    if fmt == "json":
+        _emit_json({"healthy": ok, "message": message})
+    else:
+        click.echo(f"{'healthy' if ok else 'unhealthy'}: {message}")
+    sys.exit(0 if ok else 1)
+
+
+@cli.command(name="list")
+@config_option
+@format_option
+def list_(config: str | None, fmt: str) -> None:
+    """List the project names."""
+    with _cache(config) as cache:
+        names = cache.distinct()
+    if fmt == "json":
+        _emit_json(names)
+    else:
+        for name in names:
+            click.echo(name)
+
+
+@cli.command()
+@click.argument("name")
+@config_option
+@format_option
+def show(name: str, config: str | None, fmt: str) -> None:
+    """Show every file of project NAME, highest version first (exit 1 when unknown)."""
+    with _cache(config) as cache:
+        packages = cache.all(name)
+    if fmt == "json":
+        _emit_json([p.to_dict() for p in packages])
+    else:
+        for p in packages:
+            click.echo(f"{p.version}\t{p.filename}\t{p.last_modified.isoformat()}\t{p.summary or ''}")
+    if not packages:
+        click.echo(f"error: no project {name!r} in the cache", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("terms", nargs=-1, required=True)
+@click.option("--all-terms", "query_type", flag_value="and", help="Every term must match.")
+@click.option("--any-term", "query_type", flag_value="or", default=True, help="Any term may match (default).")
+@config_option
+@format_option
+def search(terms: tuple[str, ...], query_type: str, config: str | None, fmt: str) -> None:
+    """Find projects whose name or summary contains TERMS (case-insensitive)."""
+    with _cache(config) as cache:
+        if query_type == "and":
+            # every term must be found, in the name or in the summary
+            found: dict[str, Any] | None = None
+            for term in terms:
+                hits = {p.name: p for p in cache.search({"name": [term], "summary": [term]}, "or")}
+                found = hits if found is None else {n: p for n, p in found.items() if n in hits}
+            results = list((found or {}).values())
+        else:
+            results = cache.search({"name": list(terms), "summary": list(terms)}, "or")
+    if fmt == "json":
+        _emit_json([p.to_dict() for p in results])
+    else:
+        for p in results:
+            click.echo(f"{p.name}\t{p.version}\t{p.summary or ''}")
+
+
+@cli.command()
+@config_option
+@format_option
+def summary(config: str | None, fmt: str) -> None:
+    """One line per project: name, newest upload time, summary of the highest version."""
+    with _cache(config) as cache:
+        rows = cache.summary()
+    if fmt == "json":
+        _emit_json(rows)
+    else:
+        for row in rows:
+            click.echo(f"{row['name']}\t{row['last_modified'].isoformat()}\t{row['summary'] or ''}")
+
+
+def main() -> None:
+    cli(prog_name="pkgcache")

@@ -1,0 +1,67 @@
+"""Every error pkgcache raises on purpose, in one place.
+
+Messages name the key, file or backend involved (with ``!r``) and say what
+would be right, so that a user can act on a single line. None of them ever
+contains a secret: URLs are masked before they are put into a message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PkgcacheError(Exception):
+    """Base class: catch this to handle any error pkgcache raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration.
+
+    ``key`` is the configuration key (``db.port``) or ``None`` for a problem of
+    the whole file; ``file`` and ``line`` say where the value came from, when
+    known (an environment variable is named in ``file``).
+    """
+
+    key: str | None
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        key = f"{self.key}: " if self.key else ""
+        return f"{where}{key}{self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"key": self.key, "message": self.message, "file": self.file, "line": self.line}
+
+
+class ConfigError(PkgcacheError, ValueError):
+    """Invalid configuration; ``problems`` lists every problem found at once."""
+
+    def __init__(self, problems: list[Problem] | Problem | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(None, problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class BackendNotInstalled(ConfigError):
+    """A known backend or storage was chosen but its distribution is absent."""
+
+
+class CacheUnavailable(PkgcacheError):
+    """The backend cannot reach its server; the message names backend and address."""
+
+
+class PackageExists(PkgcacheError):
+    """``upload(..., overwrite=False)`` met a filename that is already stored."""
+
+
+class InvalidPackage(PkgcacheError, ValueError):
+    """A file name, version or field that cannot make a valid Package."""
