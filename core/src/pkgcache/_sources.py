@@ -91,6 +91,10 @@ def _read_ini(text: str, shown: str, here: Path) -> dict[str, Value]:
     parser = configparser.ConfigParser(defaults=defaults, interpolation=configparser.BasicInterpolation())
     try:
         parser.read_string(text, source=shown)
+    except configparser.ParsingError as err:
+        line = err.errors[0][0]
+        message = "this line is neither a [section] header nor key = value"
+        raise ConfigError(Problem(None, f"malformed INI file: {message}", shown, line)) from err
     except configparser.Error as err:
         line = getattr(err, "lineno", None)
         message = str(err).splitlines()[0]
@@ -110,8 +114,15 @@ def _read_ini(text: str, shown: str, here: Path) -> dict[str, Value]:
             line = lines.get((section, key))
             try:
                 value = parser.get(section, key)
-            except configparser.InterpolationError as err:
-                problems.append(Problem(key, f"bad %(...)s interpolation: {err.args[0]}", shown, line))
+            except configparser.InterpolationMissingOptionError as err:
+                message = (
+                    f"bad %(...)s interpolation: %({err.reference})s is unknown; "
+                    "use %(here)s, a key of the section, or %% for a literal %"
+                )
+                problems.append(Problem(key, message, shown, line))
+            except configparser.InterpolationError:
+                message = "bad %(...)s interpolation: write a literal % as %%"
+                problems.append(Problem(key, message, shown, line))
                 continue
             found[key] = Value(value, shown, line)
     if problems:

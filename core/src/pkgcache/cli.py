@@ -220,12 +220,11 @@ def search(terms: tuple[str, ...], query_type: str, config: str | None, fmt: str
     """Find projects whose name or summary contains TERMS (case-insensitive)."""
     with _cache(config) as cache:
         if query_type == "and":
-            # every term must be found, in the name or in the summary
-            found: dict[str, Any] | None = None
-            for term in terms:
-                hits = {p.name: p for p in cache.search({"name": [term], "summary": [term]}, "or")}
-                found = hits if found is None else {n: p for n, p in found.items() if n in hits}
-            results = list((found or {}).values())
+            # every term found in the project (name or summary of any of its files);
+            # shown: the highest of the versions that matched
+            hits = [{p.name: p for p in cache.search({"name": [t], "summary": [t]}, "or")} for t in terms]
+            common = set.intersection(*(set(h) for h in hits))
+            results = [max((h[n] for h in hits), key=lambda p: p.sort_key) for n in sorted(common)]
         else:
             results = cache.search({"name": list(terms), "summary": list(terms)}, "or")
     if fmt == "json":

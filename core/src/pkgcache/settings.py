@@ -109,7 +109,7 @@ def _validate_section(
             if error["type"] == "extra_forbidden" and field:
                 close = difflib.get_close_matches(field, known, n=1)
                 hint = (
-                    f"did you mean {prefix}{close[0]!r}?"
+                    f"did you mean {prefix + close[0]!r}?"
                     if close
                     else "known keys: " + ", ".join(prefix + k for k in known)
                 )
