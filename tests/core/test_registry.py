@@ -40,7 +40,7 @@ def test_unknown_backend_suggests_a_name() -> None:
 def test_bad_dotted_paths_are_clear_errors() -> None:
     with pytest.raises(ConfigError, match="cannot import 'no_such_module:Thing'"):
         load_backend("no_such_module:Thing")
-    with pytest.raises(ConfigError, match="not a subclass of pkgcache.Cache"):
+    with pytest.raises(ConfigError, match=r"not a subclass of pkgcache\.Cache"):
         load_backend(f"{__name__}:NotACache")
 
 

@@ -92,13 +92,13 @@ def _read_ini(text: str, shown: str, here: Path) -> dict[str, Value]:
     try:
         parser.read_string(text, source=shown)
     except configparser.ParsingError as err:
-        line = err.errors[0][0]
+        line: int | None = err.errors[0][0]
         message = "this line is neither a [section] header nor key = value"
         raise ConfigError(Problem(None, f"malformed INI file: {message}", shown, line)) from err
     except configparser.Error as err:
-        line = getattr(err, "lineno", None)
+        lineno = getattr(err, "lineno", None)
         message = str(err).splitlines()[0]
-        raise ConfigError(Problem(None, f"malformed INI file: {message}", shown, line)) from err
+        raise ConfigError(Problem(None, f"malformed INI file: {message}", shown, lineno)) from err
     sections = [s for s in INI_SECTIONS if parser.has_section(s)]
     if not sections:
         raise ConfigError(
