@@ -80,6 +80,33 @@ class Package:
         self.data = {k: v for k, v in data.items() if not _is_empty(v)}
         self._key: str | None = None
 
+    @classmethod
+    def restore(
+        cls,
+        name: str,
+        version: str,
+        filename: str,
+        last_modified: datetime,
+        summary: str | None,
+        data: dict[str, Any],
+        sort_key: str | None = None,
+    ) -> Package:
+        """Rebuild a package a backend stored, skipping the checks ``__init__`` made
+        when it was saved: reading 5,000 files of a project must not re-normalize
+        each. ``last_modified`` must be aware UTC; naive values are taken as UTC.
+        """
+        self = cls.__new__(cls)
+        self.name = name
+        self.version = version
+        self.filename = filename
+        self.last_modified = (
+            last_modified if last_modified.tzinfo is not None else last_modified.replace(tzinfo=timezone.utc)
+        )
+        self.summary = summary or None
+        self.data = data
+        self._key = sort_key
+        return self
+
     @property
     def sort_key(self) -> str:
         """Text whose byte order is PEP 440 order (invalid versions first)."""

@@ -1,0 +1,335 @@
+"""The SQL backend on SQLAlchemy 2 Core: SQLite, PostgreSQL, MySQL/MariaDB.
+
+Every call is one short transaction. Writes are bulk upserts
+(``executemany``) followed by a refresh of the touched rows of
+``pkgcache_projects``; a plain reload replaces both tables in one
+transaction, so readers on other connections see the old contents until the
+new ones are committed. Deadlocks and serialization failures between
+concurrent writers are retried; a lost server raises ``CacheUnavailable``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, and_, create_engine, delete, event, false, func, insert, or_, select, true
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from pkgcache import Cache, CacheUnavailable, Package, PkgcacheError, Storage, normalize_name
+from pkgcache.cache import check_search_args
+
+from ._locks import reload_lock
+from .schema import SCHEMA_VERSION, files, meta, metadata, projects
+from .settings import SQLSettings, engine_url, pool_class
+
+__all__ = ["SQLCache"]
+
+T = TypeVar("T")
+CHUNK = 500  # names or filenames in one IN (...) list
+INSERT_BATCH = 10_000  # rows in one executemany
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock (PostgreSQL)
+_RETRYABLE_MYSQL = {1205, 1213}  # lock wait timeout, deadlock
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _row(p: Package) -> dict[str, Any]:
+    return {
+        "filename": p.filename,
+        "name": p.name,
+        "version": p.version,
+        "sort_key": p.sort_key,
+        "last_modified": _naive_utc(p.last_modified),
+        "summary": p.summary,
+        "summary_folded": (p.summary or "").casefold(),
+        "data": p.data_json(),
+    }
+
+
+def _package(row: Row[Any] | Mapping[str, Any]) -> Package:
+    r: Any = row
+    return Package.restore(r.name, r.version, r.filename, r.last_modified, r.summary, json.loads(r.data), r.sort_key)
+
+
+def _retryable(err: DBAPIError) -> bool:
+    orig = err.orig
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return len(args) > 0 and args[0] in _RETRYABLE_MYSQL
+
+
+_ORDER = (files.c.sort_key.desc(), files.c.filename)
+
+
+class SQLCache(Cache):
+    """``pypi.db = sql``: the default backend."""
+
+    Settings = SQLSettings
+    settings: SQLSettings
+
+    def __init__(self, settings: SQLSettings, storage: Storage, **kwargs: Any) -> None:  # type: ignore[override]
+        super().__init__(settings, storage, **kwargs)
+        url = engine_url(settings.url.get_secret_value())
+        self._address = url.render_as_string(hide_password=True)
+        self._password = url.password
+        self._sqlite = url.get_backend_name() == "sqlite"
+        self._in_memory = self._sqlite and url.database in (None, "", ":memory:")
+        options: dict[str, Any] = {"echo": settings.echo, "pool_pre_ping": settings.pool_pre_ping}
+        for key in ("pool_size", "max_overflow", "pool_recycle"):
+            if getattr(settings, key) is not None:
+                options[key] = getattr(settings, key)
+        if settings.poolclass:
+            options["poolclass"] = pool_class(settings.poolclass)
+        if self._sqlite:
+            options["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            if self._in_memory:  # one shared connection, or every thread sees its own empty database
+                options["poolclass"] = StaticPool
+                options.pop("pool_size", None)
+                options.pop("max_overflow", None)
+        self.engine: Engine = create_engine(url, **options)
+        if self._sqlite:
+            self._setup_sqlite_transactions()
+        # the in-memory database is one connection: serialize its users
+        self._serial: AbstractContextManager[Any] = threading.RLock() if self._in_memory else nullcontext()
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"SQLCache({self._address!r})"
+
+    # -- connections, errors, transactions --------------------------------------
+    def _setup_sqlite_transactions(self) -> None:
+        """pysqlite's own transaction handling defers BEGIN; writers take the lock up front instead."""
+        in_memory = self._in_memory
+
+        @event.listens_for(self.engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            if not in_memory:
+                dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("pkgcache_write") else "BEGIN")
+
+    def _scrub(self, message: str) -> str:
+        if self._password:
+            message = message.replace(self._password, "***")
+        return message
+
+    def _unavailable(self, err: Exception) -> CacheUnavailable:
+        orig = getattr(err, "orig", None) or err
+        first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        return CacheUnavailable(self._scrub(f"sql backend cannot reach {self._address}: {first}"))
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (OperationalError, InterfaceError) as err:
+            raise self._unavailable(err) from err
+        except DBAPIError as err:
+            if err.connection_invalidated:
+                raise self._unavailable(err) from err
+            raise
+
+    @contextmanager
+    def _connect(self, write: bool = False) -> Iterator[Connection]:
+        with self._serial, self.engine.connect() as conn:
+            if write:
+                conn.execution_options(pkgcache_write=True)
+            if not self._ready:
+                self._create_schema(conn)
+            with conn.begin():
+                yield conn
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        with self._errors(), self._connect() as conn:
+            return work(conn)
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        with self._errors():
+            for attempt in range(6):
+                try:
+                    with self._connect(write=True) as conn:
+                        return work(conn)
+                except DBAPIError as err:
+                    if attempt == 5 or not _retryable(err):
+                        raise
+                    time.sleep(0.02 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _create_schema(self, conn: Connection) -> None:
+        """Create missing tables and check the schema version, once per cache."""
+        for attempt in range(3):  # several processes may create the tables at once
+            try:
+                metadata.create_all(conn, checkfirst=True)
+                conn.commit()
+                break
+            except DBAPIError:
+                conn.rollback()
+                if attempt == 2:
+                    raise
+                time.sleep(0.1)
+        found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+        if found is None:
+            try:
+                conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+                conn.commit()
+            except IntegrityError:
+                conn.rollback()
+        elif int(found) > SCHEMA_VERSION:
+            raise PkgcacheError(
+                f"database {self._address} has pkgcache schema version {found}, newer than the "
+                f"{SCHEMA_VERSION} this pkgcache-sql knows: upgrade pkgcache-sql"
+            )
+        conn.commit()
+        self._ready = True
+
+    # -- reads -------------------------------------------------------------
+    def fetch(self, filename: str) -> Package | None:
+        row = self._read(lambda c: c.execute(select(files).where(files.c.filename == filename)).first())
+        return _package(row) if row is not None else None
+
+    def all(self, name: str) -> list[Package]:
+        query = select(files).where(files.c.name == normalize_name(name)).order_by(*_ORDER)
+        return [_package(r) for r in self._read(lambda c: c.execute(query).all())]
+
+    def distinct(self) -> list[str]:
+        query = select(projects.c.name).order_by(projects.c.name)
+        return list(self._read(lambda c: c.execute(query).scalars().all()))
+
+    def summary(self) -> list[dict[str, Any]]:
+        query = select(projects).order_by(projects.c.name)
+        return [
+            {"name": r.name, "summary": r.summary, "last_modified": r.last_modified.replace(tzinfo=timezone.utc)}
+            for r in self._read(lambda c: c.execute(query).all())
+        ]
+
+    def search(self, criteria: Mapping[str, Any], query_type: str = "and") -> list[Package]:
+        terms = check_search_args(criteria, query_type)
+        conditions = [files.c.name.contains(t, autoescape=True) for t in terms["name"]]
+        conditions += [files.c.summary_folded.contains(t, autoescape=True) for t in terms["summary"]]
+        where = and_(true(), *conditions) if query_type == "and" else or_(false(), *conditions)
+        rank = func.row_number().over(partition_by=files.c.name, order_by=_ORDER).label("rank")
+        ranked = select(files, rank).where(where).subquery()
+        query = select(ranked).where(ranked.c.rank == 1).order_by(ranked.c.name)
+        return [_package(r) for r in self._read(lambda c: c.execute(query).all())]
+
+    def _iter_packages(self) -> Iterator[Package]:
+        rows = self._read(lambda c: c.execute(select(files)).all())
+        return (_package(r) for r in rows)
+
+    def _is_empty(self) -> bool:
+        return self._read(lambda c: c.execute(select(projects.c.name).limit(1)).first()) is None
+
+    # -- writes --------------------------------------------------------------
+    def _upsert(self, table: Any, key: str) -> Any:
+        dialect = self.engine.dialect.name
+        columns = [c.name for c in table.columns if c.name != key]
+        if dialect in ("mysql", "mariadb"):
+            stmt = mysql.insert(table)
+            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in columns})
+        stmt = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+        return stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in columns})
+
+    def _refresh_projects(self, conn: Connection, names: set[str]) -> None:
+        """Recompute the summary rows of ``names`` from their files."""
+        for chunk in _chunks(sorted(names), CHUNK):
+            rank = func.row_number().over(partition_by=files.c.name, order_by=_ORDER).label("rank")
+            newest = func.max(files.c.last_modified).over(partition_by=files.c.name).label("newest")
+            ranked = select(files.c.name, files.c.summary, newest, rank).where(files.c.name.in_(chunk)).subquery()
+            rows = conn.execute(
+                select(ranked.c.name, ranked.c.summary, ranked.c.newest).where(ranked.c.rank == 1)
+            ).all()
+            found = [{"name": r.name, "summary": r.summary, "last_modified": r.newest} for r in rows]
+            if found:
+                conn.execute(self._upsert(projects, "name"), found)
+            gone = set(chunk) - {r["name"] for r in found}
+            if gone:
+                conn.execute(delete(projects).where(projects.c.name.in_(gone)))
+
+    def _save_many(self, packages: Sequence[Package]) -> None:
+        if not packages:
+            return
+        rows = list({p.filename: _row(p) for p in packages}.values())  # last one wins, as saved in turn
+
+        def work(conn: Connection) -> None:
+            names = {r["name"] for r in rows}
+            for chunk in _chunks([r["filename"] for r in rows], CHUNK):
+                names.update(conn.execute(select(files.c.name).where(files.c.filename.in_(chunk))).scalars())
+            for batch in _chunks(rows, INSERT_BATCH):
+                conn.execute(self._upsert(files, "filename"), list(batch))
+            self._refresh_projects(conn, names)
+
+        self._write(work)
+
+    def _clear(self, package: Package) -> None:
+        def work(conn: Connection) -> None:
+            name = conn.execute(select(files.c.name).where(files.c.filename == package.filename)).scalar()
+            if name is not None:
+                conn.execute(delete(files).where(files.c.filename == package.filename))
+                self._refresh_projects(conn, {name})
+
+        self._write(work)
+
+    def _clear_all(self) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(delete(files))
+            conn.execute(delete(projects))
+
+        self._write(work)
+
+    def _replace_all(self, packages: Sequence[Package]) -> None:
+        """One transaction: readers see the old contents until the new ones are committed."""
+        rows = list({p.filename: _row(p) for p in packages}.values())
+
+        def work(conn: Connection) -> None:
+            conn.execute(delete(files))
+            conn.execute(delete(projects))
+            for batch in _chunks(rows, INSERT_BATCH):
+                conn.execute(insert(files), list(batch))
+            rank = func.row_number().over(partition_by=files.c.name, order_by=_ORDER).label("rank")
+            newest = func.max(files.c.last_modified).over(partition_by=files.c.name).label("newest")
+            ranked = select(files.c.name, files.c.summary, newest, rank).subquery()
+            best = select(ranked.c.name, ranked.c.summary, ranked.c.newest).where(ranked.c.rank == 1)
+            conn.execute(insert(projects).from_select(["name", "summary", "last_modified"], best))
+
+        self._write(work)
+
+    # -- locks, health, lifetime ------------------------------------------------
+    @contextmanager
+    def _reload_lock(self, timeout: float) -> Iterator[bool]:
+        if self._in_memory:  # one process by definition
+            with super()._reload_lock(timeout) as held:
+                yield held
+            return
+        with self._errors(), reload_lock(self.engine, timeout) as held:
+            yield held
+
+    def _check_health(self) -> tuple[bool, str]:
+        try:
+            self._read(lambda c: c.execute(select(true())).scalar())
+        except CacheUnavailable as err:
+            return False, str(err)
+        return True, f"sql backend at {self._address} is reachable"
+
+    def close(self) -> None:
+        self.engine.dispose()
+        super().close()
