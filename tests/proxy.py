@@ -7,6 +7,7 @@ port is the server coming back. The shared servers are never touched.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -33,17 +34,13 @@ class Proxy:
     def stop(self) -> None:
         with self._lock:
             if self._listener is not None:
-                try:
+                with contextlib.suppress(OSError):
                     self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
-                except OSError:
-                    pass
                 self._listener.close()
                 self._listener = None
             for s in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
             self._sockets.clear()
 
@@ -71,7 +68,5 @@ class Proxy:
         except OSError:
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass

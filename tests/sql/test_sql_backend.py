@@ -42,7 +42,7 @@ def test_missing_driver_names_the_extra() -> None:
 
 
 def test_poolclass_is_checked_and_used(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="try sqlalchemy.pool.NullPool"):
+    with pytest.raises(ConfigError, match=r"try sqlalchemy\.pool\.NullPool"):
         load_settings({"db.url": "sqlite://", "db.poolclass": "os.path", "storage.dir": "/x"}, environ={})
     with sql_cache(f"sqlite:///{tmp_path}/c.db", tmp_path, **{"db.poolclass": "sqlalchemy.pool.NullPool"}) as cache:
         assert type(cache.engine.pool).__name__ == "NullPool"
