@@ -1,0 +1,69 @@
+"""The physical limit: the raw driver writing the same rows in one bulk insert.
+
+Rows are prepared before the clock starts; the timing covers only the
+driver's executemany into an empty table of the same columns, and the commit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Index, MetaData, Table, create_engine
+
+from pkgcache.package import Package
+
+COLUMNS = ("filename", "name", "version", "sort_key", "last_modified", "summary", "summary_folded", "data")
+
+
+def rows_of(packages: Sequence[Package]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            p.filename,
+            p.name,
+            p.version,
+            p.sort_key,
+            p.last_modified.replace(tzinfo=None),
+            p.summary,
+            (p.summary or "").casefold(),
+            p.data_json(),
+        )
+        for p in packages
+    ]
+
+
+def sql_raw_insert(url: str, packages: Sequence[Package]) -> float:
+    """executemany with the DBAPI driver of ``url`` (sqlite3, psycopg 3, PyMySQL)."""
+    from pkgcache_sql.schema import files
+    from pkgcache_sql.settings import engine_url
+
+    engine = create_engine(engine_url(url))
+    columns = [c._copy() for c in files.columns]
+    raw_table = Table("bench_raw_files", MetaData(), *columns, Index("ix_bench_raw_name_key", "name", "sort_key"))
+    raw_table.drop(engine, checkfirst=True)
+    raw_table.create(engine)
+    rows = rows_of(packages)
+    if engine.dialect.name == "sqlite":
+        rows = [(*r[:4], r[4].isoformat(sep=" "), *r[5:]) for r in rows]
+    marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO bench_raw_files ({', '.join(COLUMNS)}) VALUES ({', '.join([marker] * len(COLUMNS))})"
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        started = time.perf_counter()
+        cursor.executemany(sql, rows)
+        connection.commit()
+        seconds = time.perf_counter() - started
+    finally:
+        connection.close()
+    raw_table.drop(engine)
+    engine.dispose()
+    return seconds
+
+
+def memory_raw_insert(packages: Sequence[Package]) -> float:
+    started = time.perf_counter()
+    table = {p.filename: p for p in packages}
+    assert len(table) == len(packages)
+    return time.perf_counter() - started
