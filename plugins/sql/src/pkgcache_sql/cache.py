@@ -76,6 +76,12 @@ def _retryable(err: DBAPIError) -> bool:
 
 
 _ORDER = (files.c.sort_key.desc(), files.c.filename)
+_COLUMNS = tuple(c.name for c in files.columns)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """The text SQLAlchemy's SQLite DateTime stores (always with microseconds)."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class SQLCache(Cache):
@@ -304,7 +310,7 @@ class SQLCache(Cache):
             conn.execute(delete(files))
             conn.execute(delete(projects))
             for batch in _chunks(rows, INSERT_BATCH):
-                conn.execute(insert(files), list(batch))
+                self._insert_plain(conn, batch)
             rank = func.row_number().over(partition_by=files.c.name, order_by=_ORDER).label("rank")
             newest = func.max(files.c.last_modified).over(partition_by=files.c.name).label("newest")
             ranked = select(files.c.name, files.c.summary, newest, rank).subquery()
@@ -312,6 +318,18 @@ class SQLCache(Cache):
             conn.execute(insert(projects).from_select(["name", "summary", "last_modified"], best))
 
         self._write(work)
+
+    def _insert_plain(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """executemany straight to the driver: SQLAlchemy's per-row processing
+        would double the time of a 100,000-row reload. Only the datetime needs
+        SQLAlchemy's SQLite text form; the other drivers take datetimes."""
+        marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO {files.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join([marker] * len(_COLUMNS))})"
+        if self._sqlite:
+            params = [tuple(_sqlite_time(r[c]) if c == "last_modified" else r[c] for c in _COLUMNS) for r in rows]
+        else:
+            params = [tuple(r[c] for c in _COLUMNS) for r in rows]
+        conn.exec_driver_sql(sql, params)
 
     # -- locks, health, lifetime ------------------------------------------------
     @contextmanager
