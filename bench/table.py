@@ -1,6 +1,6 @@
 """Print the README's Markdown table from the JSON files of ``run.py --json``.
 
-    python bench/table.py sqlite.json postgresql.json mariadb.json
+python bench/table.py sqlite.json postgresql.json mariadb.json
 """
 
 from __future__ import annotations

@@ -79,6 +79,15 @@ _ORDER = (files.c.sort_key.desc(), files.c.filename)
 _COLUMNS = tuple(c.name for c in files.columns)
 
 
+def _project_rows(where: Any = None) -> Any:
+    """Per project: name, the summary of its first file in ``all()`` order, its newest time."""
+    rank = func.row_number().over(partition_by=files.c.name, order_by=_ORDER).label("rank")
+    newest = func.max(files.c.last_modified).over(partition_by=files.c.name).label("last_modified")
+    query = select(files.c.name, files.c.summary, newest, rank)
+    ranked = (query if where is None else query.where(where)).subquery()
+    return select(ranked.c.name, ranked.c.summary, ranked.c.last_modified).where(ranked.c.rank == 1)
+
+
 def _sqlite_time(value: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime stores (always with microseconds)."""
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -258,13 +267,8 @@ class SQLCache(Cache):
     def _refresh_projects(self, conn: Connection, names: set[str]) -> None:
         """Recompute the summary rows of ``names`` from their files."""
         for chunk in _chunks(sorted(names), CHUNK):
-            rank = func.row_number().over(partition_by=files.c.name, order_by=_ORDER).label("rank")
-            newest = func.max(files.c.last_modified).over(partition_by=files.c.name).label("newest")
-            ranked = select(files.c.name, files.c.summary, newest, rank).where(files.c.name.in_(chunk)).subquery()
-            rows = conn.execute(
-                select(ranked.c.name, ranked.c.summary, ranked.c.newest).where(ranked.c.rank == 1)
-            ).all()
-            found = [{"name": r.name, "summary": r.summary, "last_modified": r.newest} for r in rows]
+            rows = conn.execute(_project_rows(files.c.name.in_(chunk))).all()
+            found = [{"name": r.name, "summary": r.summary, "last_modified": r.last_modified} for r in rows]
             if found:
                 conn.execute(self._upsert(projects, "name"), found)
             gone = set(chunk) - {r["name"] for r in found}
@@ -311,11 +315,7 @@ class SQLCache(Cache):
             conn.execute(delete(projects))
             for batch in _chunks(rows, INSERT_BATCH):
                 self._insert_plain(conn, batch)
-            rank = func.row_number().over(partition_by=files.c.name, order_by=_ORDER).label("rank")
-            newest = func.max(files.c.last_modified).over(partition_by=files.c.name).label("newest")
-            ranked = select(files.c.name, files.c.summary, newest, rank).subquery()
-            best = select(ranked.c.name, ranked.c.summary, ranked.c.newest).where(ranked.c.rank == 1)
-            conn.execute(insert(projects).from_select(["name", "summary", "last_modified"], best))
+            conn.execute(insert(projects).from_select(["name", "summary", "last_modified"], _project_rows()))
 
         self._write(work)
 
