@@ -1,0 +1,124 @@
+"""Redis servers for the tests: the shared one on 6379, and servers the fixtures start.
+
+Started servers (a three-node cluster, a standalone server to stop and
+restart) listen on free loopback ports, keep nothing on disk and are shut
+down at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import skip_or_fail
+
+SHARED_URL = "redis://127.0.0.1:6379/9"  # a database index the other tests leave alone
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def require_shared() -> str:
+    if not answers(6379):
+        skip_or_fail("redis server not reachable at 127.0.0.1:6379")
+    return SHARED_URL
+
+
+def unique_prefix() -> str:
+    return f"pkgcache-test-{uuid.uuid4().hex[:8]}:"
+
+
+class RedisServer:
+    """One redis-server process on a free loopback port, nothing kept on disk."""
+
+    def __init__(self, folder: Path, port: int | None = None, cluster: bool = False) -> None:
+        self.folder, self.port, self.cluster = folder, port or free_port(), cluster
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        args += ["--dir", str(self.folder), "--logfile", str(self.folder / f"{self.port}.log")]
+        if self.cluster:
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{self.port}.conf"]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(args)
+        for _ in range(100):
+            if answers(self.port):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        skip_or_fail("redis-server is not installed")
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A three-master Redis Cluster on free loopback ports, joined with redis-cli."""
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        skip_or_fail("redis-server and redis-cli are needed for the cluster tests")
+    folder = tmp_path_factory.mktemp("cluster")
+    nodes = [RedisServer(folder, cluster=True) for _ in range(3)]
+    try:
+        for node in nodes:
+            node.start()
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{n.port}" for n in nodes),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        for _ in range(200):
+            info = subprocess.run(
+                ["redis-cli", "-p", str(nodes[0].port), "cluster", "info"], capture_output=True, text=True
+            )
+            if "cluster_state:ok" in info.stdout:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the test cluster did not reach cluster_state:ok")
+        yield f"redis://127.0.0.1:{nodes[0].port}/0"
+    finally:
+        for node in nodes:
+            node.stop()
