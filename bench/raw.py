@@ -67,3 +67,34 @@ def memory_raw_insert(packages: Sequence[Package]) -> float:
     table = {p.filename: p for p in packages}
     assert len(table) == len(packages)
     return time.perf_counter() - started
+
+
+def redis_raw_insert(url: str, packages: Sequence[Package]) -> float:
+    """A redis-py pipeline of one HSET and two SADD per file, in batches of 1,000."""
+    import json
+
+    import redis
+
+    client = redis.Redis.from_url(url)
+    rows = [
+        (
+            p.filename,
+            p.name,
+            {"name": p.name, "version": p.version, "summary": p.summary or "", "data": json.dumps(p.data)},
+        )
+        for p in packages
+    ]
+    started = time.perf_counter()
+    for start in range(0, len(rows), 1000):
+        pipe = client.pipeline(transaction=False)
+        for filename, name, fields in rows[start : start + 1000]:
+            pipe.hset(f"bench-raw:{filename}", mapping=fields)
+            pipe.sadd("bench-raw:set", filename)
+            pipe.sadd(f"bench-raw:set:{name}", filename)
+        pipe.execute()
+    seconds = time.perf_counter() - started
+    keys = list(client.scan_iter(match="bench-raw:*", count=5000))
+    for start in range(0, len(keys), 5000):
+        client.delete(*keys[start : start + 5000])
+    client.close()
+    return seconds

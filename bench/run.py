@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["bulk_write_s"] = timed(lambda: cache._replace_all(packages))
     if args.backend == "sql":
         results["raw_bulk_insert_s"] = raw.sql_raw_insert(args.url, packages)
+    elif args.backend == "redis":
+        results["raw_bulk_insert_s"] = raw.redis_raw_insert(args.url, packages)
     else:
         results["raw_bulk_insert_s"] = raw.memory_raw_insert(packages)
     results["bulk_write_over_raw"] = results["bulk_write_s"] / results["raw_bulk_insert_s"]
@@ -86,9 +88,43 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     saves = [make_package(f"one-by-one-{i % 20}", f"1.{i}") for i in range(args.saves)]
     it_saves = iter(saves)
     results["save_one_median_ms"] = median_ms(lambda: cache.save(next(it_saves)), len(saves))
+    if args.backend == "redis":
+        results["round_trips"] = redis_round_trips(cache, packages[0])
     cache.clear_all()
     cache.close()
     return results
+
+
+def redis_round_trips(cache: Cache, package: Any) -> dict[str, int]:
+    """Packed sends to the server per call: one send is one round trip (a pipeline included)."""
+    from redis.connection import Connection
+
+    real = Connection.send_packed_command
+    count = [0]
+
+    def counting(conn: Any, command: Any, check_health: bool = True) -> None:
+        count[0] += 1
+        real(conn, command, check_health)
+
+    Connection.send_packed_command = counting  # type: ignore[method-assign]
+    calls: dict[str, Callable[[], Any]] = {
+        "fetch": lambda: cache.fetch(package.filename),
+        "all": lambda: cache.all(package.name),
+        "distinct": cache.distinct,
+        "summary": cache.summary,
+        "search": lambda: cache.search({"name": ["x"]}, "or"),
+        "save": lambda: cache.save(package),
+        "clear": lambda: cache.clear(package),
+    }
+    trips = {}
+    try:
+        for name, call in calls.items():
+            before = count[0]
+            call()
+            trips[name] = count[0] - before
+    finally:
+        Connection.send_packed_command = real  # type: ignore[method-assign]
+    return trips
 
 
 ROWS = [
@@ -126,6 +162,8 @@ def main() -> None:
     print(f"\n{args.backend} {results['url'] or ''}")
     for key, label, fmt in ROWS:
         print(f"  {label:48} {fmt.format(results[key]):>12}")
+    if "round_trips" in results:
+        print("  round trips: " + ", ".join(f"{k} {v}" for k, v in results["round_trips"].items()))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     print(json.dumps(results))
