@@ -98,3 +98,31 @@ def redis_raw_insert(url: str, packages: Sequence[Package]) -> float:
         client.delete(*keys[start : start + 5000])
     client.close()
     return seconds
+
+
+def dynamo_raw_insert(db: Any, packages: Sequence[Package]) -> float:
+    """boto3 ``batch_write_item`` of the same items, 25 a request, into a fresh table."""
+    import boto3
+
+    from pkgcache_dynamo.cache import _item
+
+    secret = db.secret_key.get_secret_value() if db.secret_key else None
+    session = boto3.session.Session(db.access_key, secret, region_name=db.region or "us-east-1")
+    resource = session.resource("dynamodb", endpoint_url=db.endpoint_url)
+    name = f"{db.namespace}bench-raw"
+    table = resource.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "filename", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "filename", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    table.wait_until_exists()
+    requests = [{"PutRequest": {"Item": _item(p)}} for p in packages]
+    started = time.perf_counter()
+    for start in range(0, len(requests), 25):
+        pending = {name: requests[start : start + 25]}
+        while pending:
+            pending = resource.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+    seconds = time.perf_counter() - started
+    table.delete()
+    return seconds

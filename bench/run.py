@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     config: dict[str, Any] = {"pypi.db": args.backend, "storage.dir": str(root)}
     if args.url:
         config["db.url"] = args.url
+    for pair in args.set:
+        key, _, value = pair.partition("=")
+        config[key] = value
     cache: Cache = load_cache(config, environ={})
     cache.clear_all()
     results: dict[str, Any] = {"backend": args.backend, "url": args.url and getattr(cache, "_address", args.url)}
@@ -63,6 +66,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["raw_bulk_insert_s"] = raw.sql_raw_insert(args.url, packages)
     elif args.backend == "redis":
         results["raw_bulk_insert_s"] = raw.redis_raw_insert(args.url, packages)
+    elif args.backend == "dynamo":
+        results["raw_bulk_insert_s"] = raw.dynamo_raw_insert(cache.settings, packages)
     else:
         results["raw_bulk_insert_s"] = raw.memory_raw_insert(packages)
     results["bulk_write_over_raw"] = results["bulk_write_s"] / results["raw_bulk_insert_s"]
@@ -90,9 +95,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["save_one_median_ms"] = median_ms(lambda: cache.save(next(it_saves)), len(saves))
     if args.backend == "redis":
         results["round_trips"] = redis_round_trips(cache, packages[0])
+    if args.backend == "dynamo":
+        results["requests"] = dynamo_requests(cache, packages[0])
     cache.clear_all()
     cache.close()
     return results
+
+
+def _read_calls(cache: Cache, package: Any) -> dict[str, Callable[[], Any]]:
+    return {
+        "fetch": lambda: cache.fetch(package.filename),
+        "all": lambda: cache.all(package.name),
+        "distinct": cache.distinct,
+        "summary": cache.summary,
+        "search": lambda: cache.search({"name": ["x"]}, "or"),
+        "save": lambda: cache.save(package),
+        "clear": lambda: cache.clear(package),
+    }
+
+
+def dynamo_requests(cache: Any, package: Any) -> dict[str, int]:
+    """DynamoDB requests (API calls) per interface call."""
+    count = [0]
+
+    def record(**_: Any) -> None:
+        count[0] += 1
+
+    cache.resource.meta.client.meta.events.register("provide-client-params.dynamodb", record)
+    made = {}
+    for name, call in _read_calls(cache, package).items():
+        before = count[0]
+        call()
+        made[name] = count[0] - before
+    return made
 
 
 def redis_round_trips(cache: Cache, package: Any) -> dict[str, int]:
@@ -107,18 +142,9 @@ def redis_round_trips(cache: Cache, package: Any) -> dict[str, int]:
         real(conn, command, check_health)
 
     Connection.send_packed_command = counting  # type: ignore[method-assign]
-    calls: dict[str, Callable[[], Any]] = {
-        "fetch": lambda: cache.fetch(package.filename),
-        "all": lambda: cache.all(package.name),
-        "distinct": cache.distinct,
-        "summary": cache.summary,
-        "search": lambda: cache.search({"name": ["x"]}, "or"),
-        "save": lambda: cache.save(package),
-        "clear": lambda: cache.clear(package),
-    }
     trips = {}
     try:
-        for name, call in calls.items():
+        for name, call in _read_calls(cache, package).items():
             before = count[0]
             call()
             trips[name] = count[0] - before
@@ -151,7 +177,8 @@ ROWS = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", default="sql")
-    parser.add_argument("--url", help="db.url for the sql backend")
+    parser.add_argument("--url", help="db.url for the sql and redis backends")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="another config key")
     parser.add_argument("--projects", type=int, default=10_000)
     parser.add_argument("--files", type=int, default=10, help="files per project")
     parser.add_argument("--big", type=int, default=5_000, help="files of the one big project")
@@ -162,8 +189,9 @@ def main() -> None:
     print(f"\n{args.backend} {results['url'] or ''}")
     for key, label, fmt in ROWS:
         print(f"  {label:48} {fmt.format(results[key]):>12}")
-    if "round_trips" in results:
-        print("  round trips: " + ", ".join(f"{k} {v}" for k, v in results["round_trips"].items()))
+    for key in ("round_trips", "requests"):
+        if key in results:
+            print(f"  {key.replace('_', ' ')}: " + ", ".join(f"{k} {v}" for k, v in results[key].items()))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     print(json.dumps(results))

@@ -40,7 +40,7 @@ from .exceptions import PackageExists
 from .package import Package
 from .storage import Storage
 
-__all__ = ["Cache", "check_search_args", "matches", "sort_packages", "summarize"]
+__all__ = ["Cache", "check_search_args", "comes_first", "matches", "search_packages", "sort_packages", "summarize"]
 
 RELOAD_LOCK_TIMEOUT = 600.0
 QUERY_TYPES = ("and", "or")
@@ -83,6 +83,22 @@ def matches(package: Package, terms: dict[str, list[str]], query_type: str) -> b
     summary = (package.summary or "").casefold()
     hits = [t in name for t in terms["name"]] + [t in summary for t in terms["summary"]]
     return all(hits) if query_type == "and" else any(hits)
+
+
+def comes_first(a: Package, b: Package) -> bool:
+    """True when ``a`` stands before ``b`` in ``all()`` order (no version parsing)."""
+    return a.sort_key > b.sort_key or (a.sort_key == b.sort_key and a.filename < b.filename)
+
+
+def search_packages(packages: Iterable[Package], terms: dict[str, list[str]], query_type: str) -> list[Package]:
+    """Per project, its highest matching package, sorted by name, in one pass."""
+    best: dict[str, Package] = {}
+    for package in packages:
+        if matches(package, terms, query_type):
+            found = best.get(package.name)
+            if found is None or comes_first(package, found):
+                best[package.name] = package
+    return [best[name] for name in sorted(best)]
 
 
 def _hashed(data: bytes | BinaryIO) -> tuple[bytes | IO[bytes], str, str]:
@@ -198,13 +214,7 @@ class Cache(abc.ABC):
         match, "or" any.
         """
         terms = check_search_args(criteria, query_type)
-        results = []
-        for name in self.distinct():
-            for package in self.all(name):
-                if matches(package, terms, query_type):
-                    results.append(package)
-                    break
-        return results
+        return search_packages(self._iter_packages(), terms, query_type)
 
     # -- writes (fire hooks) -----------------------------------------------
     def save(self, package: Package) -> None:

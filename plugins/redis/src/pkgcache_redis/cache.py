@@ -32,7 +32,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -47,7 +47,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from pkgcache import Cache, CacheUnavailable, Package, Storage, mask_url, normalize_name
-from pkgcache.cache import check_search_args, matches
+from pkgcache.cache import comes_first
 
 from . import _scripts
 from .settings import RedisSettings
@@ -87,15 +87,10 @@ def _decode(raw: str) -> Package:
     return Package.restore(d["n"], d["v"], d["f"], _time(d["t"]), d["s"], d["d"], d["k"])
 
 
-def _comes_first(a: Package, b: Package) -> bool:
-    """True when ``a`` stands before ``b`` in ``all()`` order."""
-    return a.sort_key > b.sort_key or (a.sort_key == b.sort_key and a.filename < b.filename)
-
-
 def _best_of(packages: Sequence[Package]) -> str:
     first = packages[0]
     for p in packages[1:]:
-        if _comes_first(p, first):
+        if comes_first(p, first):
             first = p
     newest = max(_micros(p.last_modified) for p in packages)
     return json.dumps(
@@ -203,16 +198,6 @@ class RedisCache(Cache):
             best = json.loads(rows[name])
             out.append({"name": name, "summary": best["s"] or None, "last_modified": _time(best["t"])})
         return out
-
-    def search(self, criteria: Mapping[str, Any], query_type: str = "and") -> list[Package]:
-        terms = check_search_args(criteria, query_type)
-        best: dict[str, Package] = {}
-        for package in self._iter_packages():
-            if matches(package, terms, query_type):
-                found = best.get(package.name)
-                if found is None or _comes_first(package, found):
-                    best[package.name] = package
-        return [best[name] for name in sorted(best)]
 
     def _iter_packages(self) -> Iterator[Package]:
         with self._errors():
