@@ -52,7 +52,10 @@ class RedisServer:
     """One redis-server process on a free loopback port, nothing kept on disk."""
 
     def __init__(self, folder: Path, port: int | None = None, cluster: bool = False) -> None:
-        self.folder, self.port, self.cluster = folder, port or free_port(), cluster
+        self.folder, self.cluster = folder, cluster
+        self.port = port or free_port()
+        while cluster and self.port > 55535:  # a cluster node also listens on port + 10000
+            self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

@@ -104,19 +104,22 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
 
 
 @cli.command()
+@click.option("--check", is_flag=True, help="Import each installed plugin and report the broken ones.")
 @format_option
-def backends(fmt: str) -> None:
+def backends(check: bool, fmt: str) -> None:
     """List installed backends and storages, and known ones not installed."""
     from .registry import BACKENDS_GROUP, STORAGES_GROUP, describe_drivers
 
-    rows = describe_drivers(BACKENDS_GROUP) + describe_drivers(STORAGES_GROUP)
+    rows = describe_drivers(BACKENDS_GROUP, check) + describe_drivers(STORAGES_GROUP, check)
     if fmt == "json":
         _emit_json([r.as_dict() for r in rows])
-        return
-    for r in rows:
-        where = f"{r.distribution} {r.version}" if r.version else (r.distribution or "?")
-        extra = f"  ({r.install})" if r.install else ""
-        click.echo(f"{r.kind:8} {r.name:10} {r.status:14} {where}{extra}")
+    else:
+        for r in rows:
+            where = f"{r.distribution} {r.version}" if r.version else (r.distribution or "?")
+            extra = f"  ({r.install})" if r.install else ""
+            click.echo(f"{r.kind:8} {r.name:10} {r.status:14} {where}{extra}")
+    if any(r.status.startswith("broken") for r in rows):
+        sys.exit(1)
 
 
 @cli.command()

@@ -186,15 +186,37 @@ def _status(ep: EntryPoint) -> str:
     return "installed" if found else f"broken: module {module!r} is not importable"
 
 
-def describe_drivers(group: str) -> list[DriverInfo]:
-    """Installed and known drivers of ``group``, without importing any of them."""
+def _loaded_status(group: str, name: str) -> str:
+    """Import the driver (guarded): "installed", or "broken: <why>"."""
+    loader = load_backend if group == BACKENDS_GROUP else load_storage
+    try:
+        loader(name)
+    except ConfigError as err:
+        return "broken: " + "; ".join(p.message for p in err.problems)
+    except Exception as err:  # a plugin's own import-time failure must not stop the listing
+        return f"broken: {type(err).__name__}: {err}"
+    return "installed"
+
+
+def describe_drivers(group: str, check: bool = False) -> list[DriverInfo]:
+    """Installed and known drivers of ``group``.
+
+    Without ``check`` nothing is imported (a driver whose module cannot be
+    found is still shown as broken); with ``check`` each installed driver is
+    loaded in turn, so one that fails to import, is not a Cache/Storage or
+    has no pydantic ``Settings`` is shown as broken with the reason, and
+    the others are listed all the same.
+    """
     kind = _KIND[group][0]
     known = KNOWN_BACKENDS if group == BACKENDS_GROUP else KNOWN_STORAGES
     rows = []
     for name, ep in installed(group).items():
         dist = ep.dist
+        status = _status(ep)
+        if check and status == "installed":
+            status = _loaded_status(group, name)
         rows.append(
-            DriverInfo(kind, name, ep.value, dist.name if dist else None, dist.version if dist else None, _status(ep))
+            DriverInfo(kind, name, ep.value, dist.name if dist else None, dist.version if dist else None, status)
         )
     for name, info in known.items():
         if name not in installed(group):
