@@ -13,22 +13,23 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, and_, create_engine, delete, event, false, func, insert, or_, select, true
+from sqlalchemy import Row, Table, and_, create_engine, delete, event, false, func, insert, or_, select, true
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from pkgcache import Cache, CacheUnavailable, Package, PkgcacheError, Storage, normalize_name
-from pkgcache.cache import check_search_args
+from pkgcache.cache import check_search_args, comes_first
 
 from ._locks import reload_lock
-from .schema import SCHEMA_VERSION, files, meta, metadata, projects
+from .schema import SCHEMA_VERSION, files, meta, metadata, projects, staging_tables
 from .settings import SQLSettings, engine_url, pool_class
 
 __all__ = ["SQLCache"]
@@ -77,20 +78,16 @@ def _retryable(err: DBAPIError) -> bool:
 
 _ORDER = (files.c.sort_key.desc(), files.c.filename)
 _COLUMNS = tuple(c.name for c in files.columns)
+_PROJECT_COLUMNS = ("name", "summary", "last_modified")
 
 
-def _project_rows(where: Any = None) -> Any:
+def _project_rows(where: Any) -> Any:
     """Per project: name, the summary of its first file in ``all()`` order, its newest time."""
     rank = func.row_number().over(partition_by=files.c.name, order_by=_ORDER).label("rank")
     newest = func.max(files.c.last_modified).over(partition_by=files.c.name).label("last_modified")
     query = select(files.c.name, files.c.summary, newest, rank)
-    ranked = (query if where is None else query.where(where)).subquery()
+    ranked = query.where(where).subquery()
     return select(ranked.c.name, ranked.c.summary, ranked.c.last_modified).where(ranked.c.rank == 1)
-
-
-def _sqlite_time(value: datetime) -> str:
-    """The text SQLAlchemy's SQLite DateTime stores (always with microseconds)."""
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class SQLCache(Cache):
@@ -307,29 +304,84 @@ class SQLCache(Cache):
         self._write(work)
 
     def _replace_all(self, packages: Sequence[Package]) -> None:
-        """One transaction: readers see the old contents until the new ones are committed."""
-        rows = list({p.filename: _row(p) for p in packages}.values())
+        """Fill staging tables, then rename them over the live ones.
 
-        def work(conn: Connection) -> None:
-            conn.execute(delete(files))
-            conn.execute(delete(projects))
-            for batch in _chunks(rows, INSERT_BATCH):
-                self._insert_plain(conn, batch)
-            conn.execute(insert(projects).from_select(["name", "summary", "last_modified"], _project_rows()))
+        Readers see the old contents until the switch and the new ones after
+        it, never an empty cache; the rows go into empty tables (the fast
+        path of every database) and the old rows are dropped with their table
+        instead of deleted one by one.
+        """
+        latest = list({p.filename: p for p in packages}.values())  # last one wins, as saved in turn
+        suffix = uuid.uuid4().hex[:10]
+        staged_files, staged_projects = staging_tables(suffix)
+        mysql_like = self.engine.dialect.name in ("mysql", "mariadb")
+        with self._errors():
+            try:
+                with self._connect(write=True) as conn:
+                    staged_files.create(conn)
+                    staged_projects.create(conn)
+                    for batch in _chunks(latest, INSERT_BATCH):
+                        self._insert_plain(conn, staged_files, _COLUMNS, [self._file_tuple(p) for p in batch])
+                    # the project rows from the packages at hand: a window query over
+                    # 100,000 rows costs MariaDB three times the insert itself
+                    self._insert_plain(conn, staged_projects, _PROJECT_COLUMNS, self._project_tuples(latest))
+                    if not mysql_like:  # transactional DDL: the switch commits with the rows
+                        self._swap(conn, suffix, staged_files.name, staged_projects.name)
+                if mysql_like:  # DDL commits on its own there; RENAME TABLE is atomic
+                    with self._connect(write=True) as conn:
+                        self._swap(conn, suffix, staged_files.name, staged_projects.name)
+            finally:
+                with self._connect(write=True) as conn:
+                    for name in (staged_files.name, staged_projects.name, *self._old_names(suffix)):
+                        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
 
-        self._write(work)
+    @staticmethod
+    def _old_names(suffix: str) -> tuple[str, str]:
+        return f"pkgcache_files_old_{suffix}", f"pkgcache_projects_old_{suffix}"
 
-    def _insert_plain(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """executemany straight to the driver: SQLAlchemy's per-row processing
-        would double the time of a 100,000-row reload. Only the datetime needs
-        SQLAlchemy's SQLite text form; the other drivers take datetimes."""
-        marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        sql = f"INSERT INTO {files.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join([marker] * len(_COLUMNS))})"
-        if self._sqlite:
-            params = [tuple(_sqlite_time(r[c]) if c == "last_modified" else r[c] for c in _COLUMNS) for r in rows]
+    def _swap(self, conn: Connection, suffix: str, new_files: str, new_projects: str) -> None:
+        old_files, old_projects = self._old_names(suffix)
+        pairs = [
+            (files.name, old_files),
+            (new_files, files.name),
+            (projects.name, old_projects),
+            (new_projects, projects.name),
+        ]
+        if self.engine.dialect.name in ("mysql", "mariadb"):
+            conn.exec_driver_sql("RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs))
         else:
-            params = [tuple(r[c] for c in _COLUMNS) for r in rows]
-        conn.exec_driver_sql(sql, params)
+            for a, b in pairs:
+                conn.exec_driver_sql(f"ALTER TABLE {a} RENAME TO {b}")
+
+    def _insert_plain(self, conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """executemany straight to the driver: SQLAlchemy's per-row processing
+        would double the time of a 100,000-row reload."""
+        if not rows:
+            return
+        marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+        conn.exec_driver_sql(sql, rows)
+
+    def _db_time(self, value: datetime) -> Any:
+        """SQLite stores SQLAlchemy's text form; the other drivers take naive UTC datetimes."""
+        naive = value.replace(tzinfo=None)  # a Package's time is always aware UTC
+        return naive.isoformat(" ", "microseconds") if self._sqlite else naive
+
+    def _file_tuple(self, p: Package) -> tuple[Any, ...]:
+        # the order of _COLUMNS, i.e. of the files table
+        folded = (p.summary or "").casefold()
+        return (p.filename, p.name, p.version, p.sort_key, self._db_time(p.last_modified), p.summary, folded, p.data_json())
+
+    def _project_tuples(self, packages: Sequence[Package]) -> list[tuple[Any, ...]]:
+        best: dict[str, Package] = {}
+        newest: dict[str, datetime] = {}
+        for p in packages:
+            found = best.get(p.name)
+            if found is None or comes_first(p, found):
+                best[p.name] = p
+            if p.name not in newest or p.last_modified > newest[p.name]:
+                newest[p.name] = p.last_modified
+        return [(name, b.summary, self._db_time(newest[name])) for name, b in best.items()]
 
     # -- locks, health, lifetime ------------------------------------------------
     @contextmanager

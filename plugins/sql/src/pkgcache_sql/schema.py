@@ -15,6 +15,11 @@
 * ``pkgcache_lock``: the reload lock on SQLite (PostgreSQL and MySQL use
   their own advisory locks).
 
+A plain reload fills two staging tables of the same shape and renames them
+over the live ones (in one transaction on SQLite and PostgreSQL, whose DDL
+is transactional; with one atomic ``RENAME TABLE`` on MySQL/MariaDB), so
+the rows are inserted into empty tables and the old ones are dropped whole.
+
 Text that is compared or sorted uses a binary collation on every database
 (``C`` on PostgreSQL, ``utf8mb4_bin`` on MySQL; SQLite's default), so that
 the order is code-point order, the same as Python's.
@@ -28,7 +33,7 @@ from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import TypeEngine
 
-__all__ = ["SCHEMA_VERSION", "files", "lock", "meta", "metadata", "projects"]
+__all__ = ["SCHEMA_VERSION", "files", "lock", "meta", "metadata", "projects", "staging_tables"]
 
 SCHEMA_VERSION = 1
 
@@ -53,31 +58,53 @@ def _time() -> TypeEngine[datetime]:
 
 metadata = MetaData()
 
-files = Table(
-    "pkgcache_files",
-    metadata,
-    Column("filename", _text_key(255), primary_key=True),
-    Column("name", _text_key(255), nullable=False),
-    Column("version", _text_key(512), nullable=False),
-    Column("sort_key", _text_key(768, ascii_only=True), nullable=False),
-    Column("last_modified", _time(), nullable=False),
-    Column("summary", _long_text(), nullable=True),
-    Column("summary_folded", _long_text(), nullable=False),
-    Column("data", _long_text(), nullable=False),
-    Index("ix_pkgcache_files_name_sort_key", "name", "sort_key"),
-    mysql_charset="utf8mb4",
-    mariadb_charset="utf8mb4",
-)
 
-projects = Table(
-    "pkgcache_projects",
-    metadata,
-    Column("name", _text_key(255), primary_key=True),
-    Column("summary", _long_text(), nullable=True),
-    Column("last_modified", _time(), nullable=False),
-    mysql_charset="utf8mb4",
-    mariadb_charset="utf8mb4",
-)
+def _files_table(into: MetaData, name: str, index_name: str) -> Table:
+    return Table(
+        name,
+        into,
+        Column("filename", _text_key(255), primary_key=True),
+        Column("name", _text_key(255), nullable=False),
+        Column("version", _text_key(512), nullable=False),
+        Column("sort_key", _text_key(768, ascii_only=True), nullable=False),
+        Column("last_modified", _time(), nullable=False),
+        Column("summary", _long_text(), nullable=True),
+        Column("summary_folded", _long_text(), nullable=False),
+        Column("data", _long_text(), nullable=False),
+        Index(index_name, "name", "sort_key"),
+        mysql_charset="utf8mb4",
+        mariadb_charset="utf8mb4",
+    )
+
+
+def _projects_table(into: MetaData, name: str) -> Table:
+    return Table(
+        name,
+        into,
+        Column("name", _text_key(255), primary_key=True),
+        Column("summary", _long_text(), nullable=True),
+        Column("last_modified", _time(), nullable=False),
+        mysql_charset="utf8mb4",
+        mariadb_charset="utf8mb4",
+    )
+
+
+files = _files_table(metadata, "pkgcache_files", "ix_pkgcache_files_name_sort_key")
+projects = _projects_table(metadata, "pkgcache_projects")
+
+
+def staging_tables(suffix: str) -> tuple[Table, Table]:
+    """Fresh tables of the same shape for a plain reload to fill and swap in.
+
+    Index names are unique per schema on PostgreSQL and SQLite, so the
+    staging index carries the suffix too; it keeps that name after the swap.
+    """
+    into = MetaData()
+    return (
+        _files_table(into, f"pkgcache_files_{suffix}", f"ix_pkgcache_files_{suffix}"),
+        _projects_table(into, f"pkgcache_projects_{suffix}"),
+    )
+
 
 meta = Table(
     "pkgcache_meta",
