@@ -2,9 +2,10 @@
 
 Every call is one short transaction. Writes are bulk upserts
 (``executemany``) followed by a refresh of the touched rows of
-``pkgcache_projects``; a plain reload replaces both tables in one
-transaction, so readers on other connections see the old contents until the
-new ones are committed. Deadlocks and serialization failures between
+``pkgcache_projects``. A plain reload fills two staging tables and renames
+them over the live ones in one step (a transaction on SQLite and PostgreSQL,
+one ``RENAME TABLE`` on MySQL/MariaDB), so readers on other connections see
+the old contents until the switch and never an empty cache. Deadlocks and serialization failures between
 concurrent writers are retried; a lost server raises ``CacheUnavailable``.
 """
 
