@@ -156,8 +156,8 @@ def redis_round_trips(cache: Cache, package: Any) -> dict[str, int]:
 ROWS = [
     ("files", "files in storage", "{:,}"),
     ("list_storage_s", "list the storage (read sidecars)", "{:.2f} s"),
-    ("reload_s", "plain reload (list + one-transaction replace)", "{:.2f} s"),
-    ("bulk_write_s", "bulk write of all rows (_replace_all)", "{:.2f} s"),
+    ("reload_s", "plain reload (list + atomic replace)", "{:.2f} s"),
+    ("bulk_write_s", "bulk write replacing all rows (_replace_all)", "{:.2f} s"),
     ("raw_bulk_insert_s", "raw driver executemany, same rows", "{:.2f} s"),
     ("bulk_write_over_raw", "bulk write / raw", "{:.2f}x"),
     ("reload_over_raw", "whole reload / raw", "{:.2f}x"),
