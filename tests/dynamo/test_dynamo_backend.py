@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from pkgcache.cli import cli
 from pkgcache.testing import make_package
 from pkgcache_dynamo import DynamoCache
 
+from ..conftest import reload_if_needed_from_processes
 from .conftest import MotoServer, dynamo_config
 
 
@@ -156,29 +156,15 @@ def test_requests_per_call(moto_port: int, tmp_path: Path) -> None:
 
 
 # -- processes and faults ------------------------------------------------------------
-def _start_and_fill(config: dict[str, Any], storage: str, barrier: Any, results: Any) -> None:
-    barrier.wait()  # every process finds no tables and creates them at once
-    cache = load_cache({**config, "storage.dir": storage}, environ={})
-    results.put(cache.reload_if_needed() is not None)
-    cache.close()
-
-
 def test_four_processes_on_empty_tables(moto_port: int, tmp_path: Path) -> None:
+    """Every process finds no tables and creates them at once; one of them fills the cache."""
     config, storage = dynamo_config(moto_port), tmp_path / "storage"
     from pkgcache.file_storage import FileStorage
 
     files = FileStorage(FileStorage.Settings(dir=storage))
     for i in range(60):
         files.upload(make_package(f"p{i % 12}", f"1.{i}"), b"x")
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(4), ctx.Queue()
-    workers = [ctx.Process(target=_start_and_fill, args=(config, str(storage), barrier, results)) for _ in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(180)
-    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
-    assert sorted(results.get(timeout=5) for _ in workers) == [False, False, False, True]
+    assert reload_if_needed_from_processes({**config, "storage.dir": str(storage)}) == [False, False, False, True]
     with dynamo_cache(config, tmp_path) as cache:
         assert len(cache.distinct()) == 12
 

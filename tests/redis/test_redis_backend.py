@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from pkgcache import CacheUnavailable, ConfigError, load_cache, load_settings
 from pkgcache.testing import make_package
 from pkgcache_redis import RedisCache
 
+from ..conftest import reload_if_needed_from_processes
 from .conftest import RedisServer, require_shared, unique_prefix
 
 
@@ -138,31 +138,14 @@ def test_server_stop_and_restart(own_server: RedisServer, tmp_path: Path) -> Non
     assert "s3cret" not in masked.check_health()[1]
 
 
-def _fill_once(url: str, prefix: str, storage: str, barrier: Any, results: Any) -> None:
-    config = {"pypi.db": "redis", "db.url": url, "db.prefix": prefix, "storage.dir": storage}
-    cache = load_cache(config, environ={})
-    barrier.wait()
-    results.put(cache.reload_if_needed() is not None)
-    cache.close()
-
-
 def test_reload_if_needed_from_four_processes_fills_once(tmp_path: Path) -> None:
     url, prefix, storage = require_shared(), unique_prefix(), tmp_path / "storage"
-    cache = load_cache(
-        {"pypi.db": "redis", "db.url": url, "db.prefix": prefix, "storage.dir": str(storage)}, environ={}
-    )
+    config = {"pypi.db": "redis", "db.url": url, "db.prefix": prefix, "storage.dir": str(storage)}
+    cache = load_cache(config, environ={})
     for i in range(300):
         cache.storage.upload(make_package(f"p{i % 40}", f"1.{i}"), b"x")
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(4), ctx.Queue()
-    workers = [ctx.Process(target=_fill_once, args=(url, prefix, str(storage), barrier, results)) for _ in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(120)
     try:
-        assert [w.exitcode for w in workers] == [0, 0, 0, 0]
-        assert sorted(results.get(timeout=5) for _ in workers) == [False, False, False, True]
+        assert reload_if_needed_from_processes(config) == [False, False, False, True]
         assert len(cache.distinct()) == 40
     finally:
         cache.clear_all()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pkgcache.testing import make_package
 from pkgcache_sql import SQLCache
 from pkgcache_sql.schema import meta
 
+from ..conftest import reload_if_needed_from_processes
 from ..proxy import Proxy
 from .conftest import MARIADB_URL, POSTGRES_URL, require
 
@@ -133,28 +133,14 @@ def test_plain_reload_is_one_transaction(server: str, tmp_path: Path) -> None:
             reader.close()
 
 
-def _fill_once(url: str, storage: str, barrier: Any, results: Any) -> None:
-    cache = load_cache({"pypi.db": "sql", "db.url": url, "storage.dir": storage}, environ={})
-    barrier.wait()
-    results.put(cache.reload_if_needed() is not None)
-    cache.close()
-
-
 def test_reload_if_needed_from_four_processes_fills_once(any_url: str, tmp_path: Path) -> None:
     storage = tmp_path / "storage"
     with sql_cache(any_url, storage) as cache:
         cache.clear_all()
         for i in range(300):
             cache.storage.upload(make_package(f"p{i % 40}", f"1.{i}"), b"x")
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(4), ctx.Queue()
-    workers = [ctx.Process(target=_fill_once, args=(any_url, str(storage), barrier, results)) for _ in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(120)
-    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
-    assert sorted(results.get(timeout=5) for _ in workers) == [False, False, False, True]
+    config = {"pypi.db": "sql", "db.url": any_url, "storage.dir": str(storage)}
+    assert reload_if_needed_from_processes(config) == [False, False, False, True]
     with sql_cache(any_url, storage) as cache:
         assert len(cache.distinct()) == 40
         cache.clear_all()

@@ -354,7 +354,9 @@ class SQLCache(Cache):
             for a, b in pairs:
                 conn.exec_driver_sql(f"ALTER TABLE {a} RENAME TO {b}")
 
-    def _insert_plain(self, conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    def _insert_plain(
+        self, conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
         """executemany straight to the driver: SQLAlchemy's per-row processing
         would double the time of a 100,000-row reload."""
         if not rows:
@@ -371,7 +373,16 @@ class SQLCache(Cache):
     def _file_tuple(self, p: Package) -> tuple[Any, ...]:
         # the order of _COLUMNS, i.e. of the files table
         folded = (p.summary or "").casefold()
-        return (p.filename, p.name, p.version, p.sort_key, self._db_time(p.last_modified), p.summary, folded, p.data_json())
+        return (
+            p.filename,
+            p.name,
+            p.version,
+            p.sort_key,
+            self._db_time(p.last_modified),
+            p.summary,
+            folded,
+            p.data_json(),
+        )
 
     def _project_tuples(self, packages: Sequence[Package]) -> list[tuple[Any, ...]]:
         best: dict[str, Package] = {}
