@@ -12,7 +12,7 @@ and leaves cross-process use alone.
 
 from __future__ import annotations
 
-import dbm
+import dbm.dumb
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -42,7 +42,9 @@ class DbmCache(Cache):
     def __init__(self, settings: DbmSettings, storage: Storage, **kwargs: Any) -> None:  # type: ignore[override]
         super().__init__(settings, storage, **kwargs)
         self._lock = threading.RLock()
-        self._db: Any = dbm.open(str(settings.path), "c")  # noqa: SIM115 - open until close()
+        # dbm.dumb: the same pure-Python format on every platform and version, usable from
+        # any thread (Python 3.13's default, dbm.sqlite3, is bound to the opening thread)
+        self._db: Any = dbm.dumb.open(str(settings.path), "c")  # noqa: SIM115 - open until close()
 
     # -- storage of one package ------------------------------------------------
     @staticmethod
