@@ -40,7 +40,16 @@ from .exceptions import PackageExists
 from .package import Package
 from .storage import Storage
 
-__all__ = ["Cache", "check_search_args", "comes_first", "matches", "search_packages", "sort_packages", "summarize"]
+__all__ = [
+    "Cache",
+    "best_and_newest",
+    "check_search_args",
+    "comes_first",
+    "matches",
+    "search_packages",
+    "sort_packages",
+    "summarize",
+]
 
 RELOAD_LOCK_TIMEOUT = 600.0
 QUERY_TYPES = ("and", "or")
@@ -52,13 +61,24 @@ def sort_packages(packages: Iterable[Package]) -> list[Package]:
     return sorted(by_filename, key=lambda p: p.sort_key, reverse=True)
 
 
-def summarize(name: str, packages: Sequence[Package]) -> dict[str, Any]:
-    """The summary row of a project from its files in ``all()`` order."""
-    return {
-        "name": name,
-        "summary": packages[0].summary,
-        "last_modified": max(p.last_modified for p in packages),
-    }
+def best_and_newest(packages: Iterable[Package]) -> tuple[Package, datetime]:
+    """What a project's summary row holds, in one pass over its files (any order):
+    the file that stands first in ``all()`` order, and the newest time."""
+    it = iter(packages)
+    best = next(it)
+    newest = best.last_modified
+    for p in it:
+        if comes_first(p, best):
+            best = p
+        if p.last_modified > newest:
+            newest = p.last_modified
+    return best, newest
+
+
+def summarize(name: str, packages: Iterable[Package]) -> dict[str, Any]:
+    """The summary row of a project from its files (a non-empty iterable)."""
+    best, newest = best_and_newest(packages)
+    return {"name": name, "summary": best.summary, "last_modified": newest}
 
 
 def check_search_args(criteria: Mapping[str, Any], query_type: str) -> dict[str, list[str]]:

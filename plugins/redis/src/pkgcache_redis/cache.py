@@ -47,7 +47,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from pkgcache import Cache, CacheUnavailable, Package, Storage, mask_url, normalize_name
-from pkgcache.cache import comes_first
+from pkgcache.cache import best_and_newest
 
 from . import _scripts
 from .settings import RedisSettings
@@ -88,13 +88,11 @@ def _decode(raw: str) -> Package:
 
 
 def _best_of(packages: Sequence[Package]) -> str:
-    first = packages[0]
-    for p in packages[1:]:
-        if comes_first(p, first):
-            first = p
-    newest = max(_micros(p.last_modified) for p in packages)
+    """The project's row as the Lua scripts keep it (see ``_scripts``)."""
+    first, newest = best_and_newest(packages)
     return json.dumps(
-        {"s": first.summary or "", "t": newest, "k": first.sort_key, "f": first.filename}, ensure_ascii=False
+        {"s": first.summary or "", "t": _micros(newest), "k": first.sort_key, "f": first.filename},
+        ensure_ascii=False,
     )
 
 

@@ -15,6 +15,7 @@ import json
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
@@ -27,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.pool import StaticPool
 
 from pkgcache import Cache, CacheUnavailable, Package, PkgcacheError, Storage, normalize_name
-from pkgcache.cache import check_search_args, comes_first
+from pkgcache.cache import best_and_newest, check_search_args
 
 from ._locks import reload_lock
 from .schema import SCHEMA_VERSION, files, meta, metadata, projects, staging_tables
@@ -385,15 +386,14 @@ class SQLCache(Cache):
         )
 
     def _project_tuples(self, packages: Sequence[Package]) -> list[tuple[Any, ...]]:
-        best: dict[str, Package] = {}
-        newest: dict[str, datetime] = {}
+        projects: dict[str, list[Package]] = defaultdict(list)
         for p in packages:
-            found = best.get(p.name)
-            if found is None or comes_first(p, found):
-                best[p.name] = p
-            if p.name not in newest or p.last_modified > newest[p.name]:
-                newest[p.name] = p.last_modified
-        return [(name, b.summary, self._db_time(newest[name])) for name, b in best.items()]
+            projects[p.name].append(p)
+        rows = []
+        for name, files_of_project in projects.items():
+            best, newest = best_and_newest(files_of_project)
+            rows.append((name, best.summary, self._db_time(newest)))
+        return rows
 
     # -- locks, health, lifetime ------------------------------------------------
     @contextmanager
