@@ -48,21 +48,15 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+def _values(p: Package, modified: Any) -> tuple[Any, ...]:
+    """A files row in the order of the table's columns (``_COLUMNS``);
+    ``modified`` is the time as the receiver wants it."""
+    return (p.filename, p.name, p.version, p.sort_key, modified, p.summary, (p.summary or "").casefold(), p.data_json())
 
 
 def _row(p: Package) -> dict[str, Any]:
-    return {
-        "filename": p.filename,
-        "name": p.name,
-        "version": p.version,
-        "sort_key": p.sort_key,
-        "last_modified": _naive_utc(p.last_modified),
-        "summary": p.summary,
-        "summary_folded": (p.summary or "").casefold(),
-        "data": p.data_json(),
-    }
+    """A files row for SQLAlchemy statements (naive UTC: a Package's time is always aware UTC)."""
+    return dict(zip(_COLUMNS, _values(p, p.last_modified.replace(tzinfo=None)), strict=True))
 
 
 def _package(row: Row[Any] | Mapping[str, Any]) -> Package:
@@ -372,18 +366,7 @@ class SQLCache(Cache):
         return naive.isoformat(" ", "microseconds") if self._sqlite else naive
 
     def _file_tuple(self, p: Package) -> tuple[Any, ...]:
-        # the order of _COLUMNS, i.e. of the files table
-        folded = (p.summary or "").casefold()
-        return (
-            p.filename,
-            p.name,
-            p.version,
-            p.sort_key,
-            self._db_time(p.last_modified),
-            p.summary,
-            folded,
-            p.data_json(),
-        )
+        return _values(p, self._db_time(p.last_modified))
 
     def _project_tuples(self, packages: Sequence[Package]) -> list[tuple[Any, ...]]:
         projects: dict[str, list[Package]] = defaultdict(list)
