@@ -262,7 +262,17 @@ class DynamoCache(Cache):
         return (_package(i) for i in items)
 
     def _is_empty(self) -> bool:
-        return not self.distinct()
+        """One small page, not a scan of every project: the first row that is not the lock answers."""
+        with self._errors():
+            _ = self.resource
+            names = self._pages(
+                self.summaries.scan,
+                Limit=2,
+                ProjectionExpression="#n",
+                ExpressionAttributeNames={"#n": "name"},
+                ConsistentRead=True,
+            )
+            return all(row["name"] == LOCK_NAME for row in names)
 
     # -- writes ----------------------------------------------------------------
     def _batch_write(self, table_name: str, requests: list[dict[str, Any]]) -> None:
