@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
+import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -40,3 +43,44 @@ def reload_if_needed_from_processes(config: dict[str, Any], processes: int = 4) 
         w.join(180)
     assert [w.exitcode for w in workers] == [0] * processes
     return sorted(results.get(timeout=5) for _ in workers)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """A server a fixture owns: started on a free loopback port, waited for, stopped.
+
+    Subclasses say how to start it (``command``) and how to tell it answers
+    (``ready``); stopping and starting again keeps the port, which is how the
+    fault tests take a server away and bring it back.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if self.ready():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.command()[0]} on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None

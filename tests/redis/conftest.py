@@ -17,16 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import skip_or_fail
+from tests.conftest import ServerProcess, free_port, skip_or_fail
 
 SHARED_URL = "redis://127.0.0.1:6379/9"  # a database index the other tests leave alone
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def answers(port: int) -> bool:
@@ -48,34 +41,25 @@ def unique_prefix() -> str:
     return f"pkgcache-test-{uuid.uuid4().hex[:8]}:"
 
 
-class RedisServer:
+class RedisServer(ServerProcess):
     """One redis-server process on a free loopback port, nothing kept on disk."""
 
     def __init__(self, folder: Path, port: int | None = None, cluster: bool = False) -> None:
+        super().__init__(port)
         self.folder, self.cluster = folder, cluster
-        self.port = port or free_port()
         while cluster and self.port > 55535:  # a cluster node also listens on port + 10000
             self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def command(self) -> list[str]:
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         args += ["--dir", str(self.folder), "--logfile", str(self.folder / f"{self.port}.log")]
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{self.port}.conf"]
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(args)
-        for _ in range(100):
-            if answers(self.port):
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
+        return args
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
+    def ready(self) -> bool:
+        return answers(self.port)
 
 
 @pytest.fixture

@@ -471,8 +471,11 @@ class CacheConformance:
         ok, message = cache.check_health()
         assert ok is True and isinstance(message, str)
 
-    def test_context_manager_closes(self, storage_dir: Path) -> None:
-        with self.make_cache(storage_dir) as cache:
+    def test_usable_as_context_manager(self, storage_dir: Path) -> None:
+        """``with`` gives the cache itself and closes it on the way out."""
+        made = self.make_cache(storage_dir)
+        with made as cache:
+            assert cache is made
             cache.save(make_package("ctx", "1"))
             assert cache.fetch(make_package("ctx", "1").filename) is not None
             cache.clear_all()
