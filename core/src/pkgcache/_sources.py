@@ -86,19 +86,40 @@ def _ini_lines(text: str) -> dict[tuple[str, str], int]:
     return lines
 
 
+def _parse_error(err: configparser.Error) -> tuple[str, int | None]:
+    """What is wrong with an INI file that cannot be parsed, and on which line."""
+    if isinstance(err, configparser.MissingSectionHeaderError):
+        return "a key before any [section]: put [app:main] (or [pkgcache]) above it", err.lineno
+    if isinstance(err, configparser.ParsingError):
+        line = err.errors[0][0] if getattr(err, "errors", None) else getattr(err, "lineno", None)
+        return "this line is neither a [section] header nor key = value", line
+    if isinstance(err, configparser.DuplicateOptionError):
+        return f"key {err.option!r} appears twice in [{err.section}]: keep one", err.lineno
+    if isinstance(err, configparser.DuplicateSectionError):
+        return f"section [{err.section}] appears twice: merge them", err.lineno
+    return str(err.message).splitlines()[0], getattr(err, "lineno", None)
+
+
+def _interpolation_message(err: configparser.InterpolationError) -> str:
+    if isinstance(err, configparser.InterpolationMissingOptionError):
+        return (
+            f"bad %(...)s interpolation: %({err.reference})s is unknown; "
+            "use %(here)s, a key of the section, or %% for a literal %"
+        )
+    if isinstance(err, configparser.InterpolationDepthError):
+        return "%(...)s references nest too deep or loop: a key cannot refer to itself, even through others"
+    return "bad %(...)s interpolation: write a literal % as %% (and %(key)s to use another key)"
+
+
 def _read_ini(text: str, shown: str, here: Path) -> dict[str, Value]:
-    defaults = {"here": str(here), "__file__": str(here)}
+    folder = str(here).replace("%", "%%")  # a % in the folder's name is not an interpolation
+    defaults = {"here": folder, "__file__": folder}
     parser = configparser.ConfigParser(defaults=defaults, interpolation=configparser.BasicInterpolation())
     try:
         parser.read_string(text, source=shown)
-    except configparser.ParsingError as err:
-        line: int | None = err.errors[0][0]
-        message = "this line is neither a [section] header nor key = value"
-        raise ConfigError(Problem(None, f"malformed INI file: {message}", shown, line)) from err
     except configparser.Error as err:
-        lineno = getattr(err, "lineno", None)
-        message = str(err).splitlines()[0]
-        raise ConfigError(Problem(None, f"malformed INI file: {message}", shown, lineno)) from err
+        message, line = _parse_error(err)
+        raise ConfigError(Problem(None, f"malformed INI file: {message}", shown, line)) from None
     sections = [s for s in INI_SECTIONS if parser.has_section(s)]
     if not sections:
         raise ConfigError(
@@ -114,15 +135,8 @@ def _read_ini(text: str, shown: str, here: Path) -> dict[str, Value]:
             line = lines.get((section, key))
             try:
                 value = parser.get(section, key)
-            except configparser.InterpolationMissingOptionError as err:
-                message = (
-                    f"bad %(...)s interpolation: %({err.reference})s is unknown; "
-                    "use %(here)s, a key of the section, or %% for a literal %"
-                )
-                problems.append(Problem(key, message, shown, line))
-            except configparser.InterpolationError:
-                message = "bad %(...)s interpolation: write a literal % as %%"
-                problems.append(Problem(key, message, shown, line))
+            except configparser.InterpolationError as err:
+                problems.append(Problem(key, _interpolation_message(err), shown, line))
                 continue
             found[key] = Value(value, shown, line)
     if problems:

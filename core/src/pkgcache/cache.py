@@ -8,14 +8,16 @@ primitives and overrides the optional ones only where it can do better:
 ==========================  ============================================
 must implement              ``fetch``, ``all``, ``distinct``,
                             ``_save_many``, ``_clear``, ``_clear_all``
-should override for speed   ``summary``, ``search``, ``_iter_packages``,
-                            ``_replace_all`` (atomic), ``_is_empty``
+should override for speed   ``summary``, ``_search``, ``_iter_packages``,
+                            ``_replace_all`` (atomic), ``_is_empty``,
+                            ``_iter_tokens`` and ``_replacing`` (they
+                            make reloads incremental and streaming)
 should provide              ``_reload_lock`` (cross-process),
                             ``_check_health``, ``close``
 ==========================  ============================================
 
 ``all`` must return the highest version first (ties by filename): the
-helper :func:`sort_packages` does it in Python; a database can ``ORDER BY``
+shared rule :func:`pkgcache.rules.sort_packages` does it in Python; a database can ``ORDER BY``
 :attr:`Package.sort_key` instead.
 """
 
@@ -25,7 +27,7 @@ import abc
 import hashlib
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -35,9 +37,18 @@ import pluggy
 
 from ._metadata import parse_filename
 from ._models import BackendSettings
-from ._reload import Progress, ReloadResult, graceful_reload, plain_reload
+from ._reload import Guard, Progress, ReloadResult, graceful_reload, plain_reload
 from .exceptions import PackageExists
-from .package import Package
+from .package import Package, check_identity
+from .rules import (
+    best_and_newest,
+    check_search_args,
+    comes_first,
+    matches,
+    search_packages,
+    sort_packages,
+    summarize,
+)
 from .storage import Storage
 
 __all__ = [
@@ -52,73 +63,6 @@ __all__ = [
 ]
 
 RELOAD_LOCK_TIMEOUT = 600.0
-QUERY_TYPES = ("and", "or")
-
-
-def sort_packages(packages: Iterable[Package]) -> list[Package]:
-    """Highest version first, ties by filename: the order ``all()`` returns."""
-    by_filename = sorted(packages, key=lambda p: p.filename)
-    return sorted(by_filename, key=lambda p: p.sort_key, reverse=True)
-
-
-def best_and_newest(packages: Iterable[Package]) -> tuple[Package, datetime]:
-    """What a project's summary row holds, in one pass over its files (any order):
-    the file that stands first in ``all()`` order, and the newest time."""
-    it = iter(packages)
-    best = next(it)
-    newest = best.last_modified
-    for p in it:
-        if comes_first(p, best):
-            best = p
-        if p.last_modified > newest:
-            newest = p.last_modified
-    return best, newest
-
-
-def summarize(name: str, packages: Iterable[Package]) -> dict[str, Any]:
-    """The summary row of a project from its files (a non-empty iterable)."""
-    best, newest = best_and_newest(packages)
-    return {"name": name, "summary": best.summary, "last_modified": newest}
-
-
-def check_search_args(criteria: Mapping[str, Any], query_type: str) -> dict[str, list[str]]:
-    """Validate ``search`` arguments; return the terms casefolded by field."""
-    if query_type not in QUERY_TYPES:
-        raise ValueError(f"search query_type must be 'and' or 'or', not {query_type!r}")
-    unknown = set(criteria) - {"name", "summary"}
-    if unknown:
-        raise ValueError(f"search criteria keys must be 'name' and/or 'summary', not {sorted(unknown)!r}")
-    terms: dict[str, list[str]] = {}
-    for field in ("name", "summary"):
-        value = criteria.get(field) or []
-        if isinstance(value, str):
-            value = [value]
-        terms[field] = [str(t).casefold() for t in value]
-    return terms
-
-
-def matches(package: Package, terms: dict[str, list[str]], query_type: str) -> bool:
-    """Case-insensitive (casefolded) substring match; every character literal."""
-    name = package.name.casefold()
-    summary = (package.summary or "").casefold()
-    hits = [t in name for t in terms["name"]] + [t in summary for t in terms["summary"]]
-    return all(hits) if query_type == "and" else any(hits)
-
-
-def comes_first(a: Package, b: Package) -> bool:
-    """True when ``a`` stands before ``b`` in ``all()`` order (no version parsing)."""
-    return a.sort_key > b.sort_key or (a.sort_key == b.sort_key and a.filename < b.filename)
-
-
-def search_packages(packages: Iterable[Package], terms: dict[str, list[str]], query_type: str) -> list[Package]:
-    """Per project, its highest matching package, sorted by name, in one pass."""
-    best: dict[str, Package] = {}
-    for package in packages:
-        if matches(package, terms, query_type):
-            found = best.get(package.name)
-            if found is None or comes_first(package, found):
-                best[package.name] = package
-    return [best[name] for name in sorted(best)]
 
 
 def _hashed(data: bytes | BinaryIO) -> tuple[bytes | IO[bytes], str, str]:
@@ -194,6 +138,52 @@ class Cache(abc.ABC):
     def _is_empty(self) -> bool:
         return not self.distinct()
 
+    # -- reload primitives: a backend that persists ``Package.token`` overrides both ---
+    def _iter_tokens(self) -> Iterator[tuple[str, str | None]]:
+        """``(filename, stored token)`` of every file, streamed, in any order.
+
+        A backend that stores :attr:`Package.token` (saving it in
+        ``_save_many``/``_replace_all``/``_replacing`` and returning it from
+        ``fetch``/``all``/``_iter_packages``) overrides this with one cheap
+        query: a graceful reload then reads from the storage only the files
+        whose token changed. Overriding it is the sign that tokens are stored;
+        the default reads every package, and a graceful reload re-reads every
+        file and compares contents, as it always did.
+        """
+        for package in self._iter_packages():
+            yield package.filename, package.token
+
+    def _fetch_many(self, filenames: Sequence[str]) -> dict[str, Package]:
+        """The stored packages of those ``filenames`` that are in the cache, by filename:
+        what a graceful reload compares the few files whose token changed with.
+        The default fetches each; a server backend overrides it with one query."""
+        found = {}
+        for filename in filenames:
+            package = self.fetch(filename)
+            if package is not None:
+                found[filename] = package
+        return found
+
+    @contextmanager
+    def _replacing(self) -> Iterator[Callable[[Sequence[Package]], None]]:
+        """Yield ``add(batch)``; on a normal exit the contents become exactly what
+        was added (a filename added twice keeps the last), on an exception
+        nothing changes. Until the exit, reads (this cache's included) see the
+        old contents: a plain reload compares with them as it goes.
+
+        The default collects everything and calls :meth:`_replace_all`; a
+        backend overrides it to fill staging tables or keys batch by batch,
+        so that a plain reload holds one batch in memory, not the storage.
+        """
+        collected: dict[str, Package] = {}
+
+        def add(batch: Sequence[Package]) -> None:
+            for package in batch:
+                collected[package.filename] = package
+
+        yield add
+        self._replace_all(list(collected.values()))
+
     @contextmanager
     def _reload_lock(self, timeout: float) -> Iterator[bool]:
         """Hold the lock that makes ``reload_if_needed`` fill the cache once.
@@ -233,7 +223,12 @@ class Cache(abc.ABC):
         ``*``, ``\\``) literal; ``query_type`` "and" needs every term to
         match, "or" any.
         """
-        terms = check_search_args(criteria, query_type)
+        return self._search(check_search_args(criteria, query_type), query_type)
+
+    def _search(self, terms: dict[str, list[str]], query_type: str) -> list[Package]:
+        """What ``search`` answers, its arguments already checked: ``terms`` holds the
+        casefolded terms of ``"name"`` and of ``"summary"`` (each a list, maybe empty),
+        ``query_type`` is "and" or "or". Override to search on the server."""
         return search_packages(self._iter_packages(), terms, query_type)
 
     # -- writes (fire hooks) -----------------------------------------------
@@ -261,6 +256,7 @@ class Cache(abc.ABC):
 
     def upload(
         self,
+        /,
         filename: str,
         data: bytes | BinaryIO,
         name: str | None = None,
@@ -276,10 +272,15 @@ class Cache(abc.ABC):
         Name and version are parsed from ``filename`` when not given; the
         sha256 and md5 of the content are kept in ``data``. With
         ``overwrite=False`` an existing filename raises :class:`PackageExists`.
+        Names, versions and filenames that a storage listing would not read
+        back (:func:`~pkgcache.package.check_identity`), and metadata over the
+        limits of :class:`Package`, raise :class:`InvalidPackage` before
+        anything is written.
         """
         if name is None or version is None:
             parsed_name, parsed_version = parse_filename(filename)
             name, version = name or parsed_name, version or parsed_version
+        check_identity(name, version, filename)
         if not overwrite and self.fetch(filename) is not None:
             raise PackageExists(f"{filename!r} is already stored; upload with overwrite=True to replace it")
         content, sha256, md5 = _hashed(data)
@@ -313,7 +314,13 @@ class Cache(abc.ABC):
 
     # -- reloads -------------------------------------------------------------
     def reload_from_storage(
-        self, clear: bool = True, graceful: bool | None = None, progress: Progress | None = None
+        self,
+        clear: bool = True,
+        graceful: bool | None = None,
+        progress: Progress | None = None,
+        *,
+        allow_empty: bool = False,
+        max_delete: float | None = None,
     ) -> ReloadResult:
         """Rebuild the cache from storage.
 
@@ -324,11 +331,18 @@ class Cache(abc.ABC):
         concurrent upload and resurrecting no concurrent delete. With
         ``clear=False`` nothing is removed, files are only added or updated.
         ``progress`` is called with the number of files listed so far.
+
+        Nothing is written when the storage cannot be read
+        (:class:`StorageUnavailable`), nor when the storage lists no file
+        while the cache holds some, unless ``allow_empty=True``, nor when more
+        than the share ``max_delete`` (0 to 1) of the cache would be removed
+        (:class:`ReloadRefused` in both cases).
         """
+        guard = Guard(allow_empty=allow_empty, max_delete=max_delete)
         if graceful is None:
             graceful = bool(getattr(self.settings, "graceful_reload", False))
         run = graceful_reload if graceful else plain_reload
-        result = run(self, clear, progress)
+        result = run(self, clear, progress, guard)
         self.hooks.hook.pkgcache_reload_finished(cache=self, result=result)
         return result
 
@@ -337,6 +351,7 @@ class Cache(abc.ABC):
 
         Returns the result when this call reloaded, None when the cache was
         already filled (possibly by another process while this one waited).
+        A storage that cannot be read raises :class:`StorageUnavailable`.
         """
         if not self._is_empty():
             return None
@@ -347,11 +362,16 @@ class Cache(abc.ABC):
 
     # -- health and lifetime ---------------------------------------------------
     def check_health(self) -> tuple[bool, str]:
-        """``(ok, message)``; never raises, and the message holds no password."""
-        try:
-            return self._check_health()
-        except Exception as err:  # the contract is "never raises"
-            return False, f"{type(self).__name__}: {err}"
+        """``(ok, message)`` of the backend and of the storage, both of which a reload needs;
+        never raises, and the message holds no password."""
+        checks = []
+        for what, check in ((type(self).__name__, self._check_health), ("storage", self.storage.check_health)):
+            try:
+                checks.append(check())
+            except Exception as err:  # the contract is "never raises"
+                checks.append((False, f"{what}: {err}"))
+        (ok, message), (storage_ok, storage_message) = checks
+        return ok and storage_ok, f"{message}; storage: {storage_message}"
 
     def close(self) -> None:
         """Release connections; the cache must not be used afterwards."""

@@ -78,16 +78,21 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1)
+@click.option(
+    "-c", "--config", "configs", multiple=True, help="A config file, as the other commands take it (repeatable)."
+)
 @format_option
-def validate(files: tuple[str, ...], fmt: str) -> None:
+def validate(files: tuple[str, ...], configs: tuple[str, ...], fmt: str) -> None:
     """Check config files; report every problem as FILE:LINE: KEY: message."""
     from .settings import load_settings
 
+    if not files and not configs:
+        raise click.UsageError("give the config files to check: pkgcache validate FILE... (or -c FILE)")
     report = []
-    for file in files:
+    for file in (*configs, *files):
         try:
-            settings = load_settings(file)
+            settings = load_settings(file, readable=True)
         except ConfigError as err:
             report.append({"file": file, "valid": False, "problems": [p.as_dict() for p in err.problems]})
             if fmt == "text":
@@ -107,10 +112,10 @@ def validate(files: tuple[str, ...], fmt: str) -> None:
 @click.option("--check", is_flag=True, help="Import each installed plugin and report the broken ones.")
 @format_option
 def backends(check: bool, fmt: str) -> None:
-    """List installed backends and storages, and known ones not installed."""
-    from .registry import BACKENDS_GROUP, STORAGES_GROUP, describe_drivers
+    """List installed backends, storages and hook plugins, and known ones not installed."""
+    from .registry import BACKENDS_GROUP, STORAGES_GROUP, describe_drivers, describe_hooks
 
-    rows = describe_drivers(BACKENDS_GROUP, check) + describe_drivers(STORAGES_GROUP, check)
+    rows = describe_drivers(BACKENDS_GROUP, check) + describe_drivers(STORAGES_GROUP, check) + describe_hooks(check)
     if fmt == "json":
         _emit_json([r.as_dict() for r in rows])
     else:
@@ -133,15 +138,42 @@ def schema(backend: str | None, storage: str) -> None:
         _emit_json(json_schema(backend, storage))
 
 
+def _share(value: str) -> float:
+    """``--max-delete``: ``0.5`` or ``50%``."""
+    text = value.strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a share: give e.g. 0.5 or 50%") from None
+    if not 0 <= share <= 1:
+        raise click.BadParameter(f"{value!r} is not between 0 and 1 (0% and 100%)")
+    return share
+
+
 @cli.command()
 @config_option
 @click.option("--graceful/--plain", default=None, help="Reconcile in place, or replace (default: db.graceful_reload).")
 @click.option("--keep", is_flag=True, help="Only add and update; remove nothing.")
+@click.option("--allow-empty", is_flag=True, help="Empty the cache when the storage lists no file (refused otherwise).")
+@click.option(
+    "--max-delete",
+    metavar="SHARE",
+    default=None,
+    help="Refuse to remove more than this share of the cache (0.5 or 50%); no limit by default.",
+)
 @format_option
-def reload(config: str | None, graceful: bool | None, keep: bool, fmt: str) -> None:
-    """Rebuild the cache from storage, with a progress bar and a final count."""
+def reload(
+    config: str | None, graceful: bool | None, keep: bool, allow_empty: bool, max_delete: str | None, fmt: str
+) -> None:
+    """Rebuild the cache from storage, with a progress bar and a final count.
+
+    Refuses (exit 1, cache untouched) when the storage cannot be read, lists no
+    file while the cache has some, or would remove more than --max-delete.
+    """
+    share = _share(max_delete) if max_delete is not None else None
     with _cache(config) as cache:
         started = time.perf_counter()
+        options = {"clear": not keep, "graceful": graceful, "allow_empty": allow_empty, "max_delete": share}
         if sys.stderr.isatty() and fmt == "text":
             total = cache.storage.count_estimate()
             with click.progressbar(length=total or 0, label="reading storage", file=sys.stderr) as bar:
@@ -151,20 +183,22 @@ def reload(config: str | None, graceful: bool | None, keep: bool, fmt: str) -> N
                     bar.update(n - done[0])
                     done[0] = n
 
-                result = cache.reload_from_storage(clear=not keep, graceful=graceful, progress=progress)
+                result = cache.reload_from_storage(progress=progress, **options)
         else:
 
             def progress(n: int) -> None:
                 if n and n % 10000 == 0 and fmt == "text":
                     click.echo(f"read {n} files ({time.perf_counter() - started:.1f} s)", err=True)
 
-            result = cache.reload_from_storage(clear=not keep, graceful=graceful, progress=progress)
-        if fmt == "json":
-            _emit_json(result.as_dict())
-            return
-        for skipped in result.skipped:
-            click.echo(f"skipped {skipped}", err=True)
-        click.echo(f"{'graceful' if result.graceful else 'plain'} reload: {result}")
+            result = cache.reload_from_storage(progress=progress, **options)
+    if fmt == "json":
+        _emit_json(result.as_dict())
+        return
+    for skipped in result.skipped:
+        click.echo(f"skipped {skipped}", err=True)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{'graceful' if result.graceful else 'plain'} reload: {result}")
 
 
 @cli.command()

@@ -55,8 +55,38 @@ class BackendNotInstalled(ConfigError):
     """A known backend or storage was chosen but its distribution is absent."""
 
 
-class CacheUnavailable(PkgcacheError):
-    """The backend cannot reach its server; the message names backend and address."""
+class CacheError(PkgcacheError):
+    """The cache's database failed an operation; subclasses say why.
+
+    Catch this to handle every database failure; catch a subclass to act on
+    one cause (retry later on :class:`CacheUnavailable`, alert on
+    :class:`CacheFull`).
+    """
+
+
+class CacheUnavailable(CacheError):
+    """The backend cannot reach its server, or it timed out; the message names backend and address."""
+
+
+class CacheFull(CacheError):
+    """The database or its disk is full: nothing more can be written until room is made."""
+
+
+class CacheBusy(CacheError):
+    """A write kept meeting deadlocks or lock timeouts, and its retries ran out."""
+
+
+class SearchTermTooLong(CacheError, ValueError):
+    """A search term is longer than the backend can match; the message gives the limit."""
+
+
+class StorageUnavailable(PkgcacheError):
+    """The storage cannot be read (a missing folder, a missing bucket): nothing is listed from it."""
+
+
+class ReloadRefused(PkgcacheError):
+    """A reload would empty the cache or remove more of it than allowed; the message says
+    how to force it. The cache is left untouched."""
 
 
 class PackageExists(PkgcacheError):

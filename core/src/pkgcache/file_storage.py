@@ -3,53 +3,173 @@
 It reads two layouts, mixed freely in one folder:
 
 * pypicloud's: ``<dir>/<name>/<version>/<filename>`` with an optional
-  ``<filename>.meta`` JSON sidecar holding the metadata;
-* a flat folder of wheels and sdists, as ``pip download`` leaves them.
+  ``<filename>.meta`` JSON sidecar holding the metadata. As pypicloud does,
+  every file there is indexed with name and version from its folders; the
+  sidecar, else the archive, only adds metadata, and one that cannot be read
+  costs that metadata alone (a line in ``warnings``);
+* a flat folder of wheels and sdists, as ``pip download`` leaves them: name
+  and version from the file name, which must parse, summary and
+  Requires-Python from the archive, which must be readable.
 
-Where there is no sidecar the name and version come from the file name and
-the summary and Requires-Python from the archive's own metadata. Uploads are
-written in pypicloud's layout, sidecar first, each through a temporary file
-and ``os.replace`` so that a reader never sees half a file.
+Every file is read on its own: one that cannot be read is recorded in
+``skipped`` and the listing goes on. Only regular files are opened; a
+symbolic link is followed only to a regular file inside the folder. A
+missing folder is :class:`~pkgcache.StorageUnavailable`, never an empty
+listing. Uploads are written in pypicloud's layout, sidecar first, each
+through a temporary file and ``os.replace`` so that a reader never sees half
+a file; the first upload creates the folder.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import tarfile
+import stat
 import tempfile
-import zipfile
-from collections.abc import Iterator, MutableSequence
+from collections.abc import Iterator, MutableSequence, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from ._metadata import is_distribution, parse_filename, read_archive_metadata
+from ._metadata import is_distribution, one_line, parse_filename, read_archive_metadata
 from ._models import StorageSettings
-from .exceptions import InvalidPackage
-from .package import Package
-from .storage import Skipped, Storage
+from .exceptions import InvalidPackage, StorageUnavailable
+from .package import SIDECAR_SUFFIX, Package, normalize_name
+from .storage import Entry, Skipped, Storage, shown_path
 
 __all__ = ["FileStorage"]
 
-log = logging.getLogger(__name__)
-
-META_SUFFIX = ".meta"
+META_SUFFIX = SIDECAR_SUFFIX
+#: a larger sidecar is ignored (pypicloud's hold a few hundred bytes)
+MAX_SIDECAR_BYTES = 1 << 20
+#: bytes in one path component on common file systems (ext4, XFS, APFS, NTFS in UTF-16 units)
+NAME_MAX = 255
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_RESERVED = {"name", "version", "filename", "last_modified"}
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)  # a FIFO never blocks
+#: folders this deep below the root (pypicloud's name/version) skip the loop check's stat
+_UNCHECKED_DEPTH = 2
+_KINDS = {stat.S_IFIFO: "FIFO", stat.S_IFSOCK: "socket", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device"}
 
 
 def _mtime(st: os.stat_result) -> datetime:
     return _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000)
 
 
-def _write_atomic(path: Path, data: bytes | BinaryIO, mtime: datetime | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+def _kind(mode: int) -> str:
+    return _KINDS.get(stat.S_IFMT(mode), "special file")
+
+
+def _utf8(name: str) -> bool:
+    """False for a name ``os.fsdecode`` had to surrogate-escape (bytes that are not UTF-8)."""
+    if name.isascii():
+        return True
     try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _open_regular(path: str, flags: int = _OPEN_FLAGS) -> BinaryIO:
+    """Open ``path`` for reading, refusing anything but a regular file (never blocks on a FIFO)."""
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InvalidPackage(f"not a regular file ({_kind(mode)}): not read")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _token(st: os.stat_result, sidecar: os.stat_result | None) -> str:
+    """The change token of a file and its sidecar: size, mtime_ns and inode of each
+    (the inode changes on every ``os.replace``, so an upload within one clock
+    tick of the previous one still changes the token)."""
+    token = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+    if sidecar is None:
+        return token
+    return f"{token}/{sidecar.st_size}:{sidecar.st_mtime_ns}:{sidecar.st_ino}"
+
+
+def _read_sidecar(path: str, notes: list[str], stats: list[os.stat_result]) -> dict[str, Any] | None:
+    """The sidecar's JSON object, or None (absent, or unusable: then a note says why);
+    appends the stat of the sidecar it opened to ``stats``."""
+    try:  # a bare descriptor: a file object per sidecar costs more than the rest of the read
+        fd = os.open(path, _OPEN_FLAGS | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        notes.append(f"sidecar not read: {err.strerror or one_line(err)}")
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            notes.append(f"sidecar not read: not a regular file ({_kind(st.st_mode)}): not read")
+            return None
+        stats.append(st)
+        want = min(st.st_size, MAX_SIDECAR_BYTES) + 1  # what fstat announces, and one byte to see more
+        raw = b""
+        while len(raw) < want and (chunk := os.read(fd, want - len(raw))):
+            raw += chunk
+    except OSError as err:
+        notes.append(f"sidecar not read: {err.strerror or one_line(err)}")
+        return None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_SIDECAR_BYTES:
+        notes.append(f"sidecar ignored: over {MAX_SIDECAR_BYTES >> 20} MiB")
+        return None
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as err:
+        notes.append(f"sidecar ignored, not valid JSON metadata: {one_line(err)}")
+        return None
+    if not isinstance(meta, dict):
+        notes.append("sidecar ignored, not valid JSON metadata: it is not a JSON object")
+        return None
+    return meta
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (``os.umask``
+    sets it, briefly, for every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: a concurrent delete can remove the folder an upload just made; each loss means it progressed
+_FOLDER_ATTEMPTS = 20
+
+
+def _write_atomic(path: Path, data: bytes | BinaryIO, mtime: datetime | None = None) -> os.stat_result:
+    """Write through a temporary file and ``os.replace``; returns the stat of what
+    was written (the rename keeps size, mtime and inode), for the change token."""
+    for attempt in range(_FOLDER_ATTEMPTS):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+            break
+        except (FileNotFoundError, FileExistsError):
+            # a concurrent delete removed a folder it had just emptied: mkstemp finds no folder,
+            # or mkdir saw the folder but pathlib's is_dir() check came after the rmdir
+            if attempt == _FOLDER_ATTEMPTS - 1:
+                raise
+    try:
+        # what open() would give a new file (as pypicloud's are): mkstemp's 0600 would hide
+        # it from a web server running as another user
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as out:
             if isinstance(data, bytes):
                 out.write(data)
@@ -59,7 +179,9 @@ def _write_atomic(path: Path, data: bytes | BinaryIO, mtime: datetime | None = N
         if mtime is not None:
             ns = (mtime - _EPOCH) // timedelta(microseconds=1) * 1000
             os.utime(tmp, ns=(ns, ns))
+        written = os.stat(tmp)
         os.replace(tmp, path)
+        return written
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -69,7 +191,31 @@ class FileStorage(Storage):
     """Package files in ``storage.dir``."""
 
     class Settings(StorageSettings):
-        dir: Path = Field(description="Folder holding the package files (created when missing).")
+        dir: Path = Field(
+            description="Folder holding the package files. A reload needs it to exist and refuses "
+            "otherwise (the cache is left as it is); the first upload creates it."
+        )
+
+        @field_validator("dir")
+        @classmethod
+        def _a_folder_or_nothing(cls, value: Path) -> Path:
+            if "\x00" in str(value):
+                raise ValueError("holds a NUL character; give the path of a folder")
+            path = value.expanduser()
+            if path.exists() and not path.is_dir():
+                raise ValueError(f"{shown_path(str(path))!r} exists and is not a folder; give the path of a folder")
+            return value
+
+        def unreadable(self) -> Iterator[tuple[str, str]]:
+            path = self.dir.expanduser()
+            if not path.exists():
+                yield (
+                    "dir",
+                    (
+                        f"folder {shown_path(str(path))!r} does not exist: a reload would refuse it "
+                        "(an upload would create it); create it or fix the path"
+                    ),
+                )
 
     settings: Settings
 
@@ -79,77 +225,196 @@ class FileStorage(Storage):
         self._paths: dict[str, Path] = {}
 
     # -- reading ---------------------------------------------------------
-    def _walk(self) -> Iterator[tuple[str, tuple[str, ...]]]:
-        """(path, path parts below the root) of every file but sidecars and hidden ones.
+    def _check_root(self) -> None:
+        """Raise :class:`StorageUnavailable` unless the folder can be listed."""
+        shown = shown_path(str(self.root))
+        try:
+            mode = os.stat(self.root).st_mode
+        except (OSError, ValueError) as err:
+            cause = err.strerror if isinstance(err, OSError) and err.strerror else one_line(err)
+            raise StorageUnavailable(
+                f"storage.dir {shown!r} cannot be read ({cause}): check the path and that its volume is mounted"
+            ) from None
+        if not stat.S_ISDIR(mode):
+            raise StorageUnavailable(f"storage.dir {shown!r} is not a folder: give the folder of the package files")
+        if not os.access(self.root, os.R_OK | os.X_OK):
+            raise StorageUnavailable(f"storage.dir {shown!r} cannot be listed: permission denied")
+
+    def _link_problem(self, path: str, real_root: str) -> str | None:
+        """Why the symbolic link at ``path`` is not read, or None when it leads to a
+        regular file inside the storage."""
+        try:
+            target = os.path.realpath(path, strict=True)
+            mode = os.stat(target).st_mode
+        except OSError as err:  # a loop (ELOOP) or a dangling link
+            return f"symbolic link not followed: {err.strerror or one_line(err)}"
+        if os.path.commonpath([real_root, target]) != real_root:
+            return "symbolic link leads outside the storage: not followed"
+        if stat.S_ISDIR(mode):
+            return "symbolic link to a folder: not followed"
+        if not stat.S_ISREG(mode):
+            return f"symbolic link to a {_kind(mode)}: not read"
+        return None
+
+    def _walk(self, problems: list[Skipped]) -> Iterator[tuple[os.DirEntry[str], tuple[str, ...]]]:
+        """(entry, path parts below the root) of every regular file but sidecars and hidden ones.
 
         Plain strings and ``os.scandir``: pathlib costs more than the rest of
-        a listing of 100,000 files.
+        a listing of 100,000 files. Depth first, one open ``scandir`` per level
+        and nothing else kept, so memory does not grow with the storage (a
+        stack of pending folders would hold every project's path). A folder
+        that is one of its own ancestors (by device and inode: a bind mount)
+        is not entered, so there is no loop. Only folders deeper than
+        pypicloud's two levels (name, version) are stat-ed for that check: a
+        loop repeats forever, so it reaches that depth and is cut there (its
+        files listed at most twice more, same names), while the common layout
+        saves one ``stat`` per folder, a third of the syscalls of a scan.
         """
-        if not self.root.is_dir():
-            return
-        stack: list[tuple[str, tuple[str, ...]]] = [(str(self.root), ())]
-        while stack:
-            folder, rel = stack.pop()
+        real_root = os.path.realpath(self.root)
+        stack: list[tuple[Iterator[os.DirEntry[str]], tuple[str, ...], tuple[tuple[int, int], ...]]] = []
+
+        def enter(folder: str, rel: tuple[str, ...], ancestors: tuple[tuple[int, int], ...]) -> None:
             try:
-                entries = list(os.scandir(folder))
+                if 0 < len(rel) <= _UNCHECKED_DEPTH:
+                    stack.append((os.scandir(folder), rel, ancestors))
+                    return
+                st = os.stat(folder)
+                if (st.st_dev, st.st_ino) in ancestors:
+                    return
+                stack.append((os.scandir(folder), rel, (*ancestors, (st.st_dev, st.st_ino))))
             except FileNotFoundError:
-                continue  # removed by a concurrent delete while we walked
-            for entry in entries:
-                if entry.name.startswith("."):
+                return  # removed by a concurrent delete while we walked
+            except OSError as err:
+                problems.append(Skipped(folder, f"folder not read: {err.strerror or one_line(err)}"))
+
+        enter(str(self.root), (), ())
+        try:
+            while stack:
+                found, rel, lineage = stack[-1]
+                try:
+                    entry = next(found)
+                except StopIteration:
+                    stack.pop()[0].close()  # type: ignore[attr-defined]
+                    continue
+                except OSError as err:
+                    stack.pop()[0].close()  # type: ignore[attr-defined]
+                    problems.append(Skipped(os.path.join(self.root, *rel), f"folder not read: {err.strerror}"))
+                    continue
+                name = entry.name
+                if name.startswith("."):
                     continue  # temporary uploads and hidden files
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, (*rel, entry.name)))
-                elif not entry.name.endswith(META_SUFFIX):
-                    yield entry.path, (*rel, entry.name)
+                try:
+                    if not _utf8(name):
+                        problems.append(Skipped(entry.path, "name is not valid UTF-8: not read"))
+                    elif entry.is_dir(follow_symlinks=False):
+                        enter(entry.path, (*rel, name), lineage)
+                    elif name.endswith(META_SUFFIX):
+                        continue
+                    elif entry.is_file(follow_symlinks=False):
+                        yield entry, (*rel, name)
+                    elif entry.is_symlink():
+                        reason = self._link_problem(entry.path, real_root)
+                        if reason is None:
+                            yield entry, (*rel, name)
+                        else:
+                            problems.append(Skipped(entry.path, reason))
+                    else:
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                        problems.append(Skipped(entry.path, f"not a regular file ({_kind(mode)}): not read"))
+                except FileNotFoundError:
+                    continue
+                except OSError as err:
+                    problems.append(Skipped(entry.path, f"not read: {err.strerror or one_line(err)}"))
+        finally:
+            for found, _, _ in stack:  # the listing was stopped early
+                found.close()  # type: ignore[attr-defined]
+
+    def check_health(self) -> tuple[bool, str]:
+        try:
+            self._check_root()
+        except StorageUnavailable as err:
+            return False, str(err)
+        return True, f"folder {shown_path(str(self.root))!r} is readable"
 
     def count_estimate(self) -> int | None:
-        return sum(1 for _ in self._walk())
+        if not self.root.is_dir():
+            return None
+        return sum(1 for _ in self._walk([]))
 
-    def list(self) -> Iterator[Package]:
+    def scan(self) -> Iterator[Entry]:
+        self._check_root()
         self.skipped = []
+        self.warnings = []
         self._paths = {}
-        for path, rel in self._walk():
-            package = self._read(path, rel, self.skipped)
-            if package is not None:
-                self._paths[package.filename] = Path(path)
-                yield package
+        return self._scan()
 
-    def _read(self, path: str, rel: tuple[str, ...], problems: MutableSequence[Skipped]) -> Package | None:
+    def _scan(self) -> Iterator[Entry]:
+        odd_folder = ("", False)  # (project folder, its name is not normalized): files come folder by folder
+        for entry, rel in self._walk(self.skipped):
+            try:
+                st = entry.stat()
+                try:
+                    sidecar: os.stat_result | None = os.lstat(entry.path + META_SUFFIX)
+                except OSError:  # absent, or unusable: then read() notes why and gives no token
+                    sidecar = None
+                token = _token(st, sidecar)
+            except FileNotFoundError:
+                continue  # deleted while we listed
+            except OSError as err:
+                self.skipped.append(Skipped(entry.path, f"not read: {err.strerror or one_line(err)}"))
+                continue
+            # remember only the files _path would not find from name and version (few)
+            if len(rel) == 3 and odd_folder[0] != rel[0]:
+                odd_folder = (rel[0], normalize_name(rel[0]) != rel[0])
+            if len(rel) == 2 or len(rel) > 3 or (len(rel) == 3 and odd_folder[1]):
+                self._paths[rel[-1]] = Path(entry.path)
+            yield Entry(rel[-1], token, entry.path)
+
+    def read(self, entry: Entry) -> Package | None:
+        root = os.path.join(self.root, "")
+        rel = tuple(entry.path[len(root) :].split(os.sep)) if entry.path.startswith(root) else (entry.filename,)
+        return self._read(entry.path, rel, self.skipped, self.warnings)
+
+    def _read(
+        self, path: str, rel: tuple[str, ...], skipped: MutableSequence[Skipped], warnings: MutableSequence[Skipped]
+    ) -> Package | None:
+        """The package of one file, or None (recorded in ``skipped`` unless simply gone)."""
         filename = rel[-1]
+        layout = len(rel) == 3  # pypicloud's: name and version from the folders, as pypicloud reads it
+        notes: list[str] = []
+        sidecar: list[os.stat_result] = []
         try:
+            name, version = (rel[0], rel[1]) if layout else parse_filename(filename)
             st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidPackage(f"not a regular file ({_kind(st.st_mode)}): not read")
+            meta = _read_sidecar(path + META_SUFFIX, notes, sidecar)
+            if meta is None and is_distribution(filename):
+                try:
+                    with _open_regular(path) as handle:
+                        meta = read_archive_metadata(handle, filename)
+                except InvalidPackage as err:
+                    if not layout:
+                        raise  # a flat file is known by its archive alone
+                    notes.append(str(err))
+            try:
+                package = Package.from_metadata(name, version, filename, _mtime(st), meta or {})
+            except InvalidPackage as err:
+                notes.append(f"metadata ignored: {err}")
+                package = Package(name, version, filename, _mtime(st))
         except FileNotFoundError:
             return None  # deleted while we listed
-        meta: dict[str, Any] | None = None
-        meta_path = path + META_SUFFIX
-        try:
-            with open(meta_path, encoding="utf-8") as handle:
-                meta = json.load(handle)
-            if not isinstance(meta, dict):
-                raise ValueError("it is not a JSON object")
-        except FileNotFoundError:
-            meta = None
-        except (ValueError, UnicodeDecodeError) as err:
-            problems.append(Skipped(meta_path, f"sidecar ignored, not valid JSON metadata: {err}"))
-            meta = None
-        try:
-            name, version = self._name_version(filename, rel)
-            if meta is None:
-                meta = read_archive_metadata(path, filename) if is_distribution(filename) else {}
-            data = {k: v for k, v in meta.items() if k not in _RESERVED}
-            summary = data.pop("summary", None)
-            return Package(name, version, filename, _mtime(st), summary if isinstance(summary, str) else None, **data)
-        except (InvalidPackage, OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
-            reason = str(err) if isinstance(err, InvalidPackage) else f"cannot read the archive: {err}"
-            problems.append(Skipped(path, reason))
-            log.warning("skipped %s: %s", path, reason)
+        except InvalidPackage as err:
+            skipped.append(Skipped(path, str(err)))
             return None
-
-    @staticmethod
-    def _name_version(filename: str, rel: tuple[str, ...]) -> tuple[str, str]:
-        if len(rel) == 3:  # pypicloud's layout names them by folder, as pypicloud reads it
-            return rel[0], rel[1]
-        return parse_filename(filename)
+        except Exception as err:  # one file never stops a listing: report it and go on
+            skipped.append(Skipped(path, f"not read: {type(err).__name__}: {one_line(err)}"))
+            return None
+        if notes:  # no token: the next graceful reload reads it again and reports it again
+            warnings.append(Skipped(path, "indexed without some metadata: " + "; ".join(notes)))
+        else:
+            package.token = _token(st, sidecar[0] if sidecar else None)
+        return package
 
     def _path(self, package: Package) -> Path:
         known = self._paths.get(package.filename)
@@ -162,8 +427,34 @@ class FileStorage(Storage):
     def load(self, package: Package) -> Package | None:
         path = self._path(package)
         if not path.exists():
+            self._check_root()  # "absent" must not be said of a storage that went away
             return None
-        return self._read(str(path), path.relative_to(self.root).parts, [])
+        rel = path.relative_to(self.root).parts
+        if path.is_symlink() and self._link_problem(str(path), os.path.realpath(self.root)) is not None:
+            return None
+        return self._read(str(path), rel, [], [])
+
+    def recheck(self, packages: Sequence[Package]) -> list[Package | None]:
+        """Two ``stat`` calls per file whose token is known (the file's and its sidecar's,
+        as :meth:`scan` takes them); a full read (:meth:`load`) only of files whose token
+        moved or that are absent, which also checks the folder."""
+        answers: list[Package | None] = []
+        for package in packages:
+            if package.token is not None:
+                path = str(self._path(package))
+                try:
+                    st = os.stat(path)
+                    try:
+                        sidecar: os.stat_result | None = os.lstat(path + META_SUFFIX)
+                    except FileNotFoundError:
+                        sidecar = None
+                    if _token(st, sidecar) == package.token:
+                        answers.append(package)
+                        continue
+                except OSError:
+                    pass  # absent or unreadable: load() says which
+            answers.append(self.load(package))
+        return answers
 
     def open(self, package: Package) -> BinaryIO:
         return self._path(package).open("rb")
@@ -173,10 +464,16 @@ class FileStorage(Storage):
 
     # -- writing ---------------------------------------------------------
     def upload(self, package: Package, data: bytes | BinaryIO) -> None:
+        for part in (package.name, package.version, package.filename + META_SUFFIX):
+            if len(os.fsencode(part)) > NAME_MAX:
+                raise InvalidPackage(
+                    f"{part[:40]!r}... is over {NAME_MAX} bytes in UTF-8, too long for a file name in storage.dir"
+                )
         path = self.root / package.name / package.version / package.filename
         meta = json.dumps(package.get_metadata(), ensure_ascii=False, sort_keys=True).encode()
-        _write_atomic(path.with_name(package.filename + META_SUFFIX), meta)
-        _write_atomic(path, data, mtime=package.last_modified)
+        sidecar = _write_atomic(path.with_name(package.filename + META_SUFFIX), meta)
+        written = _write_atomic(path, data, mtime=package.last_modified)
+        package.token = _token(written, sidecar)  # the cache stores it: no re-read by the next graceful reload
         self._paths[package.filename] = path
 
     def delete(self, package: Package) -> None:

@@ -52,6 +52,12 @@ class MemoryCache(Cache):
     def _is_empty(self) -> bool:
         return not self._files
 
+    def _iter_tokens(self) -> Iterator[tuple[str, str | None]]:
+        """Tokens live on the stored packages: a graceful reload is incremental here too."""
+        with self._lock:
+            pairs = [(f, p.token) for f, p in self._files.items()]
+        return iter(pairs)
+
     def _save_many(self, packages: Sequence[Package]) -> None:
         with self._lock:
             for package in packages:

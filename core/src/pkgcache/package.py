@@ -4,11 +4,18 @@ A cache holds hundreds of thousands of these, so the class uses ``__slots__``
 and does its normalizing once, in ``__init__``; everything a backend needs to
 store or sort (normalized name, version sort key, aware UTC time) is ready on
 the instance.
+
+The limits below are the same on every backend, so that no backend fails
+where another stores (the tightest are a SQL key column of 255 characters
+and DynamoDB's 400 KB item): a package that breaks one of the identity rules
+is refused with :class:`InvalidPackage`; a summary or metadata string is
+cleaned (NUL removed, lone surrogates replaced) and a summary is truncated.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,7 +24,28 @@ from packaging.utils import canonicalize_name
 from ._versionkey import version_key
 from .exceptions import InvalidPackage
 
-__all__ = ["Package", "normalize_name", "to_utc"]
+__all__ = [
+    "MAX_DATA_BYTES",
+    "MAX_IDENTITY_CHARS",
+    "MAX_SUMMARY_CHARS",
+    "Package",
+    "check_identity",
+    "normalize_name",
+    "to_utc",
+]
+
+#: name, version and filename: a SQL key column holds 255 characters
+MAX_IDENTITY_CHARS = 255
+#: summaries are truncated here; PyPI's own limit is 512
+MAX_SUMMARY_CHARS = 32768
+#: ``data`` as compact UTF-8 JSON; with the longest summary a DynamoDB item stays under 400 KB
+MAX_DATA_BYTES = 65536
+#: nesting depth of ``data`` values
+MAX_DATA_DEPTH = 32
+#: keys that are fields of the package, never metadata
+RESERVED_KEYS = frozenset({"name", "version", "filename", "last_modified", "summary"})
+#: pypicloud's sidecar suffix: a file so named would be read as another file's metadata
+SIDECAR_SUFFIX = ".meta"
 
 
 def normalize_name(name: str) -> str:
@@ -36,6 +64,105 @@ def to_utc(value: datetime | None) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+def check_identity(name: object, version: object, filename: object) -> None:
+    """The one rule for valid names, versions and filenames, applied by ``Package``,
+    ``Cache.upload`` (before anything is written) and storage listings alike, so
+    that whatever upload accepts a reload finds again.
+
+    Each must be a printable string (no NUL, control character or lone
+    surrogate) of at most 255 characters, neither blank nor starting with
+    ``.`` (hidden files are temporary uploads), holding no ``/`` or ``\\``;
+    a version is ASCII; a filename does not end with ``.meta``.
+    """
+    for field, value in (("name", name), ("version", version), ("filename", filename)):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidPackage(f"Package {field} must be a non-empty string, got {value!r}")
+        if len(value) > MAX_IDENTITY_CHARS:
+            raise InvalidPackage(
+                f"Package {field} {value[:40]!r}... is {len(value)} characters, over the limit of {MAX_IDENTITY_CHARS}"
+            )
+        if not value.isprintable():
+            raise InvalidPackage(
+                f"Package {field} {value!r} holds a NUL, control or non-UTF-8 character; use printable text"
+            )
+        if "/" in value or "\\" in value or value.startswith("."):
+            raise InvalidPackage(f"Package {field} {value!r} must not contain '/' or '\\' or start with '.'")
+    assert isinstance(version, str) and isinstance(filename, str)  # checked above; for the type checker
+    if not version.isascii():
+        raise InvalidPackage(f"Package version {version!r} must be ASCII")
+    if filename.endswith(SIDECAR_SUFFIX):
+        raise InvalidPackage(
+            f"Package filename {filename!r} must not end with {SIDECAR_SUFFIX!r}: that names a sidecar"
+        )
+
+
+def clean_text(text: str) -> str:
+    """``text`` without NUL characters and with lone surrogates replaced by U+FFFD:
+    what every database can hold."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
+def _clean_value(value: Any, depth: int, bound: list[int]) -> Any:
+    """``value`` with its text cleaned; adds to ``bound[0]`` an upper bound of its JSON
+    size in bytes (6 per character covers ``\\u0000`` escapes and 4-byte UTF-8)."""
+    if isinstance(value, str):
+        bound[0] += 6 * len(value) + 3
+        return clean_text(value)
+    if value is None or isinstance(value, bool):
+        bound[0] += 6
+        return value
+    if isinstance(value, int):
+        bound[0] += value.bit_length() // 3 + 3
+        return value
+    if isinstance(value, float):
+        bound[0] += 32
+        return value
+    if depth >= MAX_DATA_DEPTH:
+        raise InvalidPackage(f"Package metadata is nested deeper than {MAX_DATA_DEPTH} levels")
+    bound[0] += 2
+    if isinstance(value, (list, tuple)):
+        return [_clean_value(v, depth + 1, bound) for v in value]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidPackage(f"Package metadata keys must be strings, got {k!r}")
+            bound[0] += 6 * len(k) + 4
+            out[clean_text(k)] = _clean_value(v, depth + 1, bound)
+        return out
+    raise InvalidPackage(
+        f"Package metadata values must be JSON (text, numbers, lists, dicts), got {type(value).__name__}"
+    )
+
+
+def clean_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata ready for every backend: reserved and empty keys dropped, text
+    cleaned; raises :class:`InvalidPackage` when it is not JSON, nested too deep or
+    over :data:`MAX_DATA_BYTES`."""
+    bound = [0]
+    kept = {k: v for k, v in data.items() if not _is_empty(v) and k not in RESERVED_KEYS}
+    cleaned: dict[str, Any] = _clean_value(kept, 0, bound)
+    if bound[0] > MAX_DATA_BYTES:  # only then is the exact size worth a json.dumps
+        size = len(json.dumps(cleaned, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        if size > MAX_DATA_BYTES:
+            raise InvalidPackage(f"Package metadata is {size:,} bytes as JSON, over the limit of {MAX_DATA_BYTES:,}")
+    return cleaned
+
+
+def clean_summary(summary: object) -> str | None:
+    """A summary as every backend stores it: text cleaned, cut at :data:`MAX_SUMMARY_CHARS`."""
+    if not isinstance(summary, str) or not summary:
+        return None
+    return clean_text(summary)[:MAX_SUMMARY_CHARS] or None
+
+
 def _is_empty(value: object) -> bool:
     return value is None or value == "" or value == [] or value == {} or value == ()
 
@@ -46,9 +173,17 @@ class Package:
     The filename is the identity (an sdist and each wheel of one version are
     separate packages); ``data`` holds the remaining JSON-serializable
     metadata with empty values dropped.
+
+    Limits, the same on every backend: name, version and filename follow
+    :func:`check_identity` (at most 255 printable characters, no leading
+    ``.``, no separators; ASCII versions), else :class:`InvalidPackage`; the
+    summary is cut at 32,768 characters; ``data`` is at most 64 KiB as JSON
+    and 32 levels deep, else :class:`InvalidPackage`; NUL characters are
+    removed from summary and data, lone surrogates replaced by U+FFFD.
+    ``self`` is positional-only, so that any metadata key fits ``**data``.
     """
 
-    __slots__ = ("_key", "data", "filename", "last_modified", "name", "summary", "version")
+    __slots__ = ("_key", "data", "filename", "last_modified", "name", "summary", "token", "version")
 
     name: str
     version: str
@@ -56,9 +191,16 @@ class Package:
     last_modified: datetime
     summary: str | None
     data: dict[str, Any]
+    #: the storage's change token of the file when it was read (file storage: sizes,
+    #: mtimes and inodes of the file and its sidecar), or None when no storage
+    #: reading produced this package. Not metadata: never in ``to_dict``,
+    #: ``get_metadata``, ``same_as`` or equality; a graceful reload re-reads a file
+    #: only when its listed token differs from the stored one.
+    token: str | None
 
     def __init__(
         self,
+        /,
         name: str,
         version: str,
         filename: str,
@@ -66,19 +208,25 @@ class Package:
         summary: str | None = None,
         **data: Any,
     ) -> None:
-        for field, value in (("name", name), ("version", version), ("filename", filename)):
-            if not isinstance(value, str) or not value.strip():
-                raise InvalidPackage(f"Package {field} must be a non-empty string, got {value!r}")
-        for field, value in (("name", name), ("version", version), ("filename", filename)):
-            if "/" in value or "\\" in value or value in (".", ".."):
-                raise InvalidPackage(f"Package {field} {value!r} must not contain '/' or '\\' or be '.' or '..'")
+        check_identity(name, version, filename)
         self.name = normalize_name(name)
         self.version = version
         self.filename = filename
         self.last_modified = to_utc(last_modified)
-        self.summary = summary or None
-        self.data = {k: v for k, v in data.items() if not _is_empty(v)}
+        self.summary = clean_summary(summary)
+        self.data = clean_data(data) if data else {}
         self._key: str | None = None
+        self.token = None
+
+    @classmethod
+    def from_metadata(
+        cls, name: str, version: str, filename: str, last_modified: datetime | None, meta: Mapping[str, Any]
+    ) -> Package:
+        """A package from a storage's metadata mapping (pypicloud's ``.meta``): its
+        ``summary`` is taken, keys naming other fields are ignored, any other key is data."""
+        summary = meta.get("summary")
+        data = {k: v for k, v in meta.items() if k not in RESERVED_KEYS}
+        return cls(name, version, filename, last_modified, summary if isinstance(summary, str) else None, **data)
 
     @classmethod
     def restore(
@@ -90,6 +238,7 @@ class Package:
         summary: str | None,
         data: dict[str, Any],
         sort_key: str | None = None,
+        token: str | None = None,
     ) -> Package:
         """Rebuild a package a backend stored, skipping the checks ``__init__`` made
         when it was saved: reading 5,000 files of a project must not re-normalize
@@ -105,6 +254,7 @@ class Package:
         self.summary = summary or None
         self.data = data
         self._key = sort_key
+        self.token = token
         return self
 
     @property

@@ -3,44 +3,63 @@
 Drivers are found through entry points (groups ``pkgcache.backends`` and
 ``pkgcache.storages``) and loaded with stevedore's ``DriverManager``, which
 imports only the driver asked for. Listing what is installed reads entry
-point names without importing anything, so ``pkgcache backends`` and
-``pkgcache validate`` never pull in SQLAlchemy, redis or boto3.
+point names without importing anything, so ``pkgcache backends`` never
+pulls in SQLAlchemy, redis or boto3.
+
+A driver may also declare its settings model alone, under the same name in
+``pkgcache.backend_settings`` or ``pkgcache.storage_settings``, from the same
+distribution: validating a configuration then imports that model only, not
+the driver (``pkgcache validate`` on a SQL config never imports SQLAlchemy),
+and the driver is imported when a cache is built. A driver without one has
+its class imported to read ``Settings``, as before.
 
 A name can also be a dotted path (``pkg.module:Class`` or
-``pkg.module.Class``), or one of pypicloud's own class paths, which map to
-ours. A known backend that is not installed gets ``pip install`` advice.
+``pkg.module.Class``, resolved by :func:`pkgutil.resolve_name`), or one of
+pypicloud's own class paths, which map to ours. A known backend that is not
+installed gets ``pip install`` advice; a name that two distributions declare
+is an error naming both (stevedore would only say "multiple matches").
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import importlib.util
+import pkgutil
 from dataclasses import dataclass
-from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
-from stevedore import DriverManager
 
 from .exceptions import BackendNotInstalled, ConfigError, Problem
 
 __all__ = [
     "BACKENDS_GROUP",
+    "BACKEND_SETTINGS_GROUP",
     "KNOWN_BACKENDS",
     "KNOWN_STORAGES",
     "STORAGES_GROUP",
+    "STORAGE_SETTINGS_GROUP",
     "DriverInfo",
+    "conflict",
+    "declared",
     "describe_drivers",
+    "describe_hooks",
+    "driver_settings",
     "installed",
     "load_backend",
+    "load_backend_settings",
     "load_storage",
+    "load_storage_settings",
     "resolve_name",
 ]
 
 BACKENDS_GROUP = "pkgcache.backends"
 STORAGES_GROUP = "pkgcache.storages"
+BACKEND_SETTINGS_GROUP = "pkgcache.backend_settings"
+STORAGE_SETTINGS_GROUP = "pkgcache.storage_settings"
+#: a driver group -> the group where its drivers may declare their settings model alone
+SETTINGS_GROUPS = {BACKENDS_GROUP: BACKEND_SETTINGS_GROUP, STORAGES_GROUP: STORAGE_SETTINGS_GROUP}
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,7 @@ KNOWN_BACKENDS: dict[str, Known] = {
 }
 KNOWN_STORAGES: dict[str, Known] = {
     "file": Known("pkgcache.file_storage:FileStorage", "pkgcache"),
+    "s3": Known("pkgcache_s3:S3Storage", "pkgcache-s3"),
 }
 
 #: pypicloud's class paths, so that its config files run unchanged
@@ -71,15 +91,67 @@ PYPICLOUD_NAMES: dict[str, str] = {
     "pypicloud.cache.dynamo.DynamoCache": "dynamo",
     "pypicloud.storage.FileStorage": "file",
     "pypicloud.storage.files.FileStorage": "file",
+    "pypicloud.storage.S3Storage": "s3",
+    "pypicloud.storage.s3.S3Storage": "s3",
 }
 
 _KIND = {BACKENDS_GROUP: ("backend", "pypi.db"), STORAGES_GROUP: ("storage", "pypi.storage")}
 
 
-@cache
+def _distribution(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist else "an unknown distribution"
+
+
+class _Declared:
+    """``declared(group)``: every entry point of ``group`` by name, without importing them.
+
+    The installed distributions are scanned once for every group at a time
+    (``importlib.metadata`` reads every distribution's entry points whatever
+    the group asked, and validating a config asks five groups), then each
+    group is sorted out on first use. ``declared.cache_clear()`` forgets the
+    scan, for tests that install a distribution.
+    """
+
+    def __init__(self) -> None:
+        self._all: Any = None
+        self._groups: dict[str, dict[str, list[EntryPoint]]] = {}
+
+    def __call__(self, group: str) -> dict[str, list[EntryPoint]]:
+        """A name with more than one entry point (two distributions declaring the
+        same name) is a conflict: see :func:`conflict`."""
+        found = self._groups.get(group)
+        if found is None:
+            if self._all is None:
+                self._all = entry_points()  # every group: .select() below sorts them out
+            found = {}
+            for ep in sorted(self._all.select(group=group), key=_distribution):
+                same = found.setdefault(ep.name, [])
+                if not any(_distribution(o) == _distribution(ep) and o.value == ep.value for o in same):
+                    same.append(ep)
+            found = self._groups[group] = dict(sorted(found.items()))
+        return found
+
+    def cache_clear(self) -> None:
+        self._all = None
+        self._groups = {}
+
+
+declared = _Declared()
+
+
 def installed(group: str) -> dict[str, EntryPoint]:
-    """Installed drivers of ``group`` by name, without importing them (scanned once)."""
-    return {ep.name: ep for ep in sorted(entry_points(group=group), key=lambda ep: ep.name)}
+    """Installed drivers of ``group`` by name (the first of each name), without importing them."""
+    return {name: eps[0] for name, eps in declared(group).items()}
+
+
+def conflict(group: str, name: str) -> str | None:
+    """Why ``name`` of ``group`` cannot be used when two distributions declare it; else None."""
+    eps = declared(group).get(name, [])
+    if len(eps) < 2:
+        return None
+    each = [f"{_distribution(ep)} ({ep.value})" for ep in eps]
+    which = ", ".join(each[:-1]) + " and " + each[-1]
+    return f"{name!r} is declared by {len(eps)} distributions, {which}: uninstall all but one"
 
 
 def resolve_name(value: str) -> str:
@@ -93,12 +165,8 @@ def _is_path(name: str) -> bool:
 
 
 def _import_path(path: str, key: str) -> Any:
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
     try:
-        module = importlib.import_module(module_name)
-        return getattr(module, attr)
+        return pkgutil.resolve_name(path)
     except (ImportError, AttributeError, ValueError) as err:
         raise ConfigError(Problem(key, f"cannot import {path!r}: {err}")) from err
 
@@ -110,6 +178,16 @@ def _check_class(obj: Any, base: type, group: str, name: str) -> Any:
     settings = getattr(obj, "Settings", None)
     if not (isinstance(settings, type) and issubclass(settings, BaseModel)):
         raise ConfigError(Problem(key, f"{kind} {name!r} has no pydantic model as its Settings attribute"))
+    ep = _settings_entry_point(group, name)
+    if ep is not None and _load_entry_point(ep, group, name) is not settings:
+        # validation used the one, the driver is built with the other: they must be one class
+        raise ConfigError(
+            Problem(
+                key,
+                f"{kind} {name!r}: its Settings is {settings.__module__}.{settings.__qualname__}, but entry point "
+                f"{name!r} of {SETTINGS_GROUPS[group]} names {ep.value}: make them the same class",
+            )
+        )
     return obj
 
 
@@ -132,19 +210,74 @@ T = TypeVar("T")
 
 
 def _load(group: str, name: str, base: type[T], known: dict[str, Known]) -> type[T]:
+    from stevedore import DriverManager  # only when a driver is loaded: listing needs none of it
+    from stevedore.exception import MultipleMatches
+
     kind, key = _KIND[group]
     name = resolve_name(name)
     if name not in installed(group):
         if _is_path(name):
             return cast("type[T]", _check_class(_import_path(name, key), base, group, name))
         raise _unknown(group, name, known)
+    clash = conflict(group, name)
+    if clash:
+        raise ConfigError(Problem(key, f"{kind} {clash}"))
 
     def failed(_manager: object, ep: EntryPoint, err: BaseException) -> None:
         hint = f" (pip install {known[name].distribution})" if name in known and isinstance(err, ImportError) else ""
         raise ConfigError(Problem(key, f"{kind} {name!r} ({ep.value}) failed to load: {err}{hint}")) from err
 
-    manager: Any = DriverManager(group, name, invoke_on_load=False, on_load_failure_callback=failed)
+    try:
+        manager: Any = DriverManager(group, name, invoke_on_load=False, on_load_failure_callback=failed)
+    except MultipleMatches:  # the same distribution twice on sys.path
+        raise ConfigError(Problem(key, f"{kind} {name!r} is installed twice on sys.path: uninstall one")) from None
     return cast("type[T]", _check_class(manager.driver, base, group, name))
+
+
+def _settings_entry_point(group: str, name: str) -> EntryPoint | None:
+    """The entry point of ``name``'s settings model alone, when its driver declares one: the
+    driver is installed once, and the model is declared once, by the driver's distribution."""
+    drivers = declared(group).get(name, [])
+    models = declared(SETTINGS_GROUPS[group]).get(name, [])
+    if len(drivers) != 1 or len(models) != 1 or _distribution(drivers[0]) != _distribution(models[0]):
+        return None
+    return models[0]
+
+
+def _load_entry_point(ep: EntryPoint, group: str, name: str) -> Any:
+    kind, key = _KIND[group]
+    known = KNOWN_BACKENDS if group == BACKENDS_GROUP else KNOWN_STORAGES
+    try:
+        return ep.load()
+    except Exception as err:  # a plugin's own import-time failure is a problem of its key, not a traceback
+        hint = f" (pip install {known[name].distribution})" if name in known and isinstance(err, ImportError) else ""
+        raise ConfigError(Problem(key, f"{kind} {name!r} ({ep.value}) failed to load: {err}{hint}")) from err
+
+
+def driver_settings(group: str, name: str) -> tuple[type[BaseModel], type | None]:
+    """The settings model of driver ``name`` of ``group``, and the driver class when it had to
+    be imported to read it (None when its settings entry point was enough)."""
+    kind, key = _KIND[group]
+    name = resolve_name(name)
+    ep = _settings_entry_point(group, name)
+    if ep is None:  # the driver itself carries its model
+        driver = load_backend(name) if group == BACKENDS_GROUP else load_storage(name)
+        return driver.Settings, driver
+    model = _load_entry_point(ep, group, name)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise ConfigError(Problem(key, f"{kind} {name!r} has no pydantic model as its Settings attribute"))
+    return model, None
+
+
+def load_backend_settings(name: str) -> type[BaseModel]:
+    """The settings model of backend ``name``: from its settings entry point when it
+    declares one (the backend itself is not imported), else its class's ``Settings``."""
+    return driver_settings(BACKENDS_GROUP, name)[0]
+
+
+def load_storage_settings(name: str) -> type[BaseModel]:
+    """The settings model of storage ``name`` (see :func:`load_backend_settings`)."""
+    return driver_settings(STORAGES_GROUP, name)[0]
 
 
 def load_backend(name: str) -> type[Any]:
@@ -212,7 +345,8 @@ def describe_drivers(group: str, check: bool = False) -> list[DriverInfo]:
     rows = []
     for name, ep in installed(group).items():
         dist = ep.dist
-        status = _status(ep)
+        clash = conflict(group, name)
+        status = f"broken: {kind} {clash}" if clash else _status(ep)
         if check and status == "installed":
             status = _loaded_status(group, name)
         rows.append(
@@ -232,3 +366,33 @@ def describe_drivers(group: str, check: bool = False) -> list[DriverInfo]:
                 )
             )
     return sorted(rows, key=lambda r: r.name)
+
+
+def _hook_status(ep: EntryPoint) -> str:
+    """Load one hook plugin alone (guarded): "installed", or "broken: <why>"."""
+    from ._hooks import new_plugin_manager
+
+    pm = new_plugin_manager(load_entry_points=False)
+    try:
+        pm.register(ep.load(), name=ep.name)
+        pm.check_pending()
+    except Exception as err:  # a plugin's own failure must not stop the listing
+        return f"broken: {type(err).__name__}: {err}"
+    return "installed"
+
+
+def describe_hooks(check: bool = False) -> list[DriverInfo]:
+    """Installed hook plugins, as :func:`describe_drivers` describes drivers."""
+    from ._hooks import HOOKS_GROUP
+
+    rows = []
+    for name, eps in declared(HOOKS_GROUP).items():
+        ep, dist = eps[0], eps[0].dist
+        clash = conflict(HOOKS_GROUP, name)
+        status = f"broken: hook plugin {clash}" if clash else _status(ep)
+        if check and status == "installed":
+            status = _hook_status(ep)
+        rows.append(
+            DriverInfo("hook", name, ep.value, dist.name if dist else None, dist.version if dist else None, status)
+        )
+    return rows
