@@ -3,22 +3,29 @@
 * ``pkgcache_files``: one row per file. ``sort_key`` is
   :attr:`pkgcache.Package.sort_key`, so ``all(name)`` is an index range
   scan on ``(name, sort_key)`` with ``ORDER BY sort_key DESC, filename``:
-  no version is parsed in Python. ``summary_folded`` holds the casefolded
-  summary so that search is a Unicode-correct, case-insensitive ``LIKE``
-  on every database (SQLite's ``lower()`` only knows ASCII).
+  no version is parsed in Python. ``name_folded`` and ``summary_folded``
+  hold the casefolded name and summary so that search is a Unicode-correct,
+  case-insensitive ``LIKE`` on every database (SQLite's ``lower()`` only
+  knows ASCII; a normalized name is lowercased, not casefolded: ``straße``
+  must match ``STRASSE``).
 * ``pkgcache_projects``: one row per project (highest version's summary,
   newest time), kept right on every save and clear, so ``summary()`` and
   ``distinct()`` read 10,000 rows, not 100,000.
-* ``pkgcache_meta``: the schema version, so that a later release can
-  migrate. A table rather than Alembic: one schema so far, and Alembic would
-  add a dependency and a migrations folder for nothing yet.
-* ``pkgcache_lock``: the reload lock on SQLite (PostgreSQL and MySQL use
-  their own advisory locks).
+* ``pkgcache_meta``: the schema version, so that a release can migrate
+  (version 2 added ``name_folded``, version 3 ``token``, the storage's change
+  token of the file, so that a graceful reload reads only what changed). A table rather than Alembic: one small
+  migration so far, and Alembic would add a dependency and a migrations
+  folder for it.
+* ``pkgcache_lock``: the reload lease on SQLite (PostgreSQL and MySQL use
+  their own session locks); ``acquired_at`` is the time of the last renewal.
+* ``pkgcache_project_locks``: on MySQL/MariaDB only, one row per project that
+  a write locks (see ``_project_locks``).
 
-A plain reload fills two staging tables of the same shape and renames them
-over the live ones (in one transaction on SQLite and PostgreSQL, whose DDL
-is transactional; with one atomic ``RENAME TABLE`` on MySQL/MariaDB), so
-the rows are inserted into empty tables and the old ones are dropped whole.
+A plain reload replaces the rows of the live tables in one transaction, so
+the tables keep their identity: grants, index and constraint names.
+Releases before schema version 2 filled staging tables named
+``pkgcache_files_<10 hex>`` (and ``..._old_<10 hex>``) and swapped them in;
+:data:`LEFTOVER_TABLE` matches what a killed one of those left behind.
 
 Text that is compared or sorted uses a binary collation on every database
 (``C`` on PostgreSQL, ``utf8mb4_bin`` on MySQL; SQLite's default), so that
@@ -27,15 +34,63 @@ the order is code-point order, the same as Python's.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text
-from sqlalchemy.dialects import mysql, postgresql
-from sqlalchemy.types import TypeEngine
+from sqlalchemy import VARCHAR, Column, DateTime, Dialect, Index, MetaData, String, Table, Text
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["SCHEMA_VERSION", "files", "lock", "meta", "metadata", "projects", "staging_tables"]
+__all__ = [
+    "LEFTOVER_TABLE",
+    "SCHEMA_VERSION",
+    "TOKEN_CHARS",
+    "files",
+    "lock",
+    "meta",
+    "metadata",
+    "project_locks",
+    "projects",
+    "use_dialect",
+]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
+#: a longer change token is not stored (the file is then re-read by every graceful reload)
+TOKEN_CHARS = 255
+LEFTOVER_TABLE = re.compile(r"pkgcache_(files|projects)_(old_)?[0-9a-f]{10}")
+
+
+class _OnMySQL(TypeDecorator[Any]):
+    """A type of ``sqlalchemy.dialects.mysql``, built only when a MySQL or MariaDB dialect asks
+    for it: importing that dialect costs more than the rest of a ``pkgcache list`` on SQLite.
+
+    ``make`` names the class and its arguments: ``("VARCHAR", {"length": 255})``. On MySQL the
+    column is exactly that type (DDL, binds, results); ``impl`` is the portable type it varies.
+    """
+
+    cache_ok = True
+
+    def __init__(self, make: str, **kwargs: Any) -> None:
+        super().__init__(*([kwargs["length"]] if "length" in kwargs and self.impl is String else []))
+        self.make = make
+        self.kwargs = tuple(sorted(kwargs.items()))  # hashable: part of the statement cache key
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        from sqlalchemy.dialects import mysql  # imported already: the engine's own dialect
+
+        return dialect.type_descriptor(getattr(mysql, self.make)(**dict(self.kwargs)))
+
+
+class _MySQLString(_OnMySQL):
+    impl = String
+
+
+class _MySQLText(_OnMySQL):
+    impl = Text
+
+
+class _MySQLDateTime(_OnMySQL):
+    impl = DateTime
 
 
 def _text_key(length: int, ascii_only: bool = False) -> TypeEngine[str]:
@@ -43,67 +98,48 @@ def _text_key(length: int, ascii_only: bool = False) -> TypeEngine[str]:
     charset = "ascii" if ascii_only else "utf8mb4"
     return (
         String(length)
-        .with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql")
-        .with_variant(mysql.VARCHAR(length, charset=charset, collation=f"{charset}_bin"), "mysql", "mariadb")
+        .with_variant(VARCHAR(length, collation="C"), "postgresql")  # postgresql.VARCHAR is this class
+        .with_variant(
+            _MySQLString("VARCHAR", length=length, charset=charset, collation=f"{charset}_bin"), "mysql", "mariadb"
+        )
     )
 
 
 def _long_text() -> TypeEngine[str]:
-    return Text().with_variant(mysql.MEDIUMTEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+    return Text().with_variant(_MySQLText("MEDIUMTEXT", charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
 
 
 def _time() -> TypeEngine[datetime]:
-    return DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    return DateTime().with_variant(_MySQLDateTime("DATETIME", fsp=6), "mysql", "mariadb")
 
 
 metadata = MetaData()
 
 
-def _files_table(into: MetaData, name: str, index_name: str) -> Table:
-    return Table(
-        name,
-        into,
-        Column("filename", _text_key(255), primary_key=True),
-        Column("name", _text_key(255), nullable=False),
-        Column("version", _text_key(512), nullable=False),
-        Column("sort_key", _text_key(768, ascii_only=True), nullable=False),
-        Column("last_modified", _time(), nullable=False),
-        Column("summary", _long_text(), nullable=True),
-        Column("summary_folded", _long_text(), nullable=False),
-        Column("data", _long_text(), nullable=False),
-        Index(index_name, "name", "sort_key"),
-        mysql_charset="utf8mb4",
-        mariadb_charset="utf8mb4",
-    )
-
-
-def _projects_table(into: MetaData, name: str) -> Table:
-    return Table(
-        name,
-        into,
-        Column("name", _text_key(255), primary_key=True),
-        Column("summary", _long_text(), nullable=True),
-        Column("last_modified", _time(), nullable=False),
-        mysql_charset="utf8mb4",
-        mariadb_charset="utf8mb4",
-    )
-
-
-files = _files_table(metadata, "pkgcache_files", "ix_pkgcache_files_name_sort_key")
-projects = _projects_table(metadata, "pkgcache_projects")
-
-
-def staging_tables(suffix: str) -> tuple[Table, Table]:
-    """Fresh tables of the same shape for a plain reload to fill and swap in.
-
-    Index names are unique per schema on PostgreSQL and SQLite, so the
-    staging index carries the suffix too; it keeps that name after the swap.
-    """
-    into = MetaData()
-    return (
-        _files_table(into, f"pkgcache_files_{suffix}", f"ix_pkgcache_files_{suffix}"),
-        _projects_table(into, f"pkgcache_projects_{suffix}"),
-    )
+files = Table(
+    "pkgcache_files",
+    metadata,
+    Column("filename", _text_key(255), primary_key=True),
+    Column("name", _text_key(255), nullable=False),
+    Column("version", _text_key(512), nullable=False),
+    Column("sort_key", _text_key(768, ascii_only=True), nullable=False),
+    Column("last_modified", _time(), nullable=False),
+    Column("summary", _long_text(), nullable=True),
+    Column("summary_folded", _long_text(), nullable=False),
+    Column("data", _long_text(), nullable=False),
+    # added in schema version 2, so last: ALTER TABLE ADD COLUMN appends
+    Column("name_folded", _text_key(255), nullable=False, server_default=""),
+    # added in schema version 3: Package.token, NULL when unknown
+    Column("token", String(TOKEN_CHARS), nullable=True),
+    Index("ix_pkgcache_files_name_sort_key", "name", "sort_key"),
+)
+projects = Table(
+    "pkgcache_projects",
+    metadata,
+    Column("name", _text_key(255), primary_key=True),
+    Column("summary", _long_text(), nullable=True),
+    Column("last_modified", _time(), nullable=False),
+)
 
 
 meta = Table(
@@ -120,3 +156,24 @@ lock = Table(
     Column("owner", String(64), nullable=False),
     Column("acquired_at", DateTime(), nullable=False),
 )
+
+project_locks = Table(
+    "pkgcache_project_locks",
+    MetaData(),  # created on MySQL/MariaDB only, by the cache
+    Column("name", _text_key(255), primary_key=True),
+)
+
+
+def use_dialect(name: str) -> None:
+    """Give the tables the options of dialect ``name`` before they are created on it.
+
+    The ``utf8mb4`` default charset of the tables on MySQL/MariaDB is set here and
+    not as ``Table(..., mysql_charset=...)``: SQLAlchemy imports a dialect to check
+    its table options, and importing the MySQL dialect costs every command on SQLite
+    or PostgreSQL more than the rest of its start. Idempotent; the cache calls it
+    with its engine's dialect before its first statement.
+    """
+    if name in ("mysql", "mariadb"):
+        for table in (files, projects, project_locks):
+            for dialect in ("mysql", "mariadb"):
+                table.dialect_options[dialect]["charset"] = "utf8mb4"
