@@ -14,7 +14,6 @@ from pkgcache import CacheUnavailable, ConfigError, load_cache, load_settings
 from pkgcache.testing import make_package
 from pkgcache_redis import RedisCache
 
-from ..conftest import reload_if_needed_from_processes
 from .conftest import RedisServer, require_shared, unique_prefix
 
 
@@ -65,7 +64,9 @@ def test_every_call_costs_a_bounded_number_of_round_trips(
     assert trips.of(lambda: cache.all("p1")) == 1
     assert trips.of(cache.distinct) == 1
     assert trips.of(cache.summary) == 1
-    assert trips.of(lambda: cache.search({"name": ["p1"]}, "or")) == 1
+    # search: the projects' search rows, then the winners' files (none matching: no second trip)
+    assert trips.of(lambda: cache.search({"name": ["p1"]}, "or")) == 2
+    assert trips.of(lambda: cache.search({"name": ["nothing"]}, "or")) == 1
     assert trips.of(lambda: cache.save(big)) == 1
     assert trips.of(lambda: cache.clear(big)) == 1
     assert trips.of(lambda: cache.save(make_package("moved", "1", filename=big.filename))) == 1
@@ -138,15 +139,48 @@ def test_server_stop_and_restart(own_server: RedisServer, tmp_path: Path) -> Non
     assert "s3cret" not in masked.check_health()[1]
 
 
-def test_reload_if_needed_from_four_processes_fills_once(tmp_path: Path) -> None:
-    url, prefix, storage = require_shared(), unique_prefix(), tmp_path / "storage"
-    config = {"pypi.db": "redis", "db.url": url, "db.prefix": prefix, "storage.dir": str(storage)}
-    cache = load_cache(config, environ={})
-    for i in range(300):
-        cache.storage.upload(make_package(f"p{i % 40}", f"1.{i}"), b"x")
+def test_re_saving_files_keeps_the_project_row_right(cache: RedisCache) -> None:
+    """Re-saves skip the full recompute unless the best file moved down or the newest got older."""
+    from pkgcache.cache import summarize
+
+    files = [make_package("proj", f"1.{i}", minutes=i, summary=f"s{i}") for i in range(6)]
+    cache.save_many(files)
+    changes = [
+        make_package("proj", "1.5", minutes=5, summary="best, new summary"),  # best re-saved as is
+        make_package("proj", "0.1", filename=files[5].filename, minutes=5),  # best moves down
+        make_package("proj", "1.4", minutes=0, summary="s4"),  # the newest gets older
+        make_package("proj", "1.2", minutes=99, summary="s2"),  # another becomes the newest
+        make_package("proj", "9.0", filename=files[0].filename, minutes=1),  # the lowest becomes the best
+        make_package("proj", "1.3", minutes=3, summary="s3 again"),  # neither best nor newest
+    ]
+    for package in changes:
+        cache.save(package)
+        assert cache.summary() == [summarize("proj", cache.all("proj"))], package
+
+
+@pytest.mark.parametrize("kind", ["standalone", "cluster"])
+def test_a_project_named_like_the_index_keeps_apart(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Project keys are tagged by the project's name; a project called ``index`` once
+    shared its keys with the index of all files."""
+    url = require_shared() if kind == "standalone" else request.getfixturevalue("cluster_url")
+    cache = redis_cache(url, tmp_path, **({"db.clustered": "true"} if kind == "cluster" else {}))
     try:
-        assert reload_if_needed_from_processes(config) == [False, False, False, True]
-        assert len(cache.distinct()) == 40
+        named = [make_package(name, "1.0", summary=f"the {name} project") for name in ("index", "summary", "files")]
+        other = make_package("other", "2.0", summary="another")
+        cache.save_many([*named, other])
+        assert cache.distinct() == ["files", "index", "other", "summary"]
+        for package in [*named, other]:
+            assert cache.fetch(package.filename) is not None
+            assert [p.filename for p in cache.all(package.name)] == [package.filename]
+        assert [row["summary"] for row in cache.summary()] == [
+            "the files project",
+            "the index project",
+            "another",
+            "the summary project",
+        ]
+        cache.clear(named[0])
+        assert cache.distinct() == ["files", "other", "summary"]
+        assert cache.fetch(other.filename) is not None
     finally:
         cache.clear_all()
         cache.close()

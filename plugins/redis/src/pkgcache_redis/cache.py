@@ -6,94 +6,138 @@ Keys (``P`` is ``db.prefix``), chosen so that every read is one round trip:
 key                            holds                                      read by
 =============================  =========================================  ===================
 ``P{<name>}:files``            hash filename -> package JSON              ``all(name)``
-``P{<name>}:best``             the project's summary row (JSON)           save/clear scripts
-``P{index}:files``             hash filename -> package JSON (all files)  ``fetch``, ``search``
-``P{index}:summary``           hash name -> summary row                   ``distinct``, ``summary``
-``P{index}:reload-lock``       the reload lock (``SET NX PX``)            ``reload_if_needed``
+``P{<name>}:best``             summary row and search rows (JSON)         save/clear scripts
+``P{<name>}:version``          cluster: counts the project's writes       save/clear scripts
+``P{/index}:files``             hash filename -> package JSON (all files)  ``fetch``, ``search``
+``P{/index}:summary``           hash name -> summary row                   ``distinct``, ``summary``
+``P{/index}:search``            hash name -> the project's search rows     ``search``
+``P{/index}:versions``          cluster: name -> version of its summary    index script
+``P{/index}:file-versions``     cluster: name NUL filename -> version      index script
+``P{/index}:floor``             cluster: name -> version of last reload    index script
+``P{/index}:reload-lock``       the reload lease (``SET NX PX``, renewed)  ``reload_if_needed``
+``P{/index}:staging:<tag>``     a running plain reload's lease             the next reload
+``P...~tmp.<tag>``             staged keys of a plain reload (with TTL)   the swap
 =============================  =========================================  ===================
 
 The hash tag of a project's keys is its name, so projects spread over the
 slots of a cluster while a project's own keys share one slot: the script
 that saves or clears a file and recomputes its project's summary row is
-atomic there. The ``{index}`` keys share another slot. On a standalone
+atomic there. The index keys share another slot, tagged ``{/index}``: no
+project name holds a ``/``, so no project's keys can be the index's. On a standalone
 server one Lua script updates both in one round trip (a file moving between
-projects included); on a cluster the project script and the index update are
-two steps, so a crash between them can leave the index one write behind
-until the next reload.
+projects included). On a cluster no script can span the two slots, so a
+write is two steps, and two writers reach the index in any order: the
+project script is authoritative and numbers each state of the project
+(``:version``), and the index script applies a project's state only when it
+is newer than the one the index holds (see ``_cluster``). After any
+interleaving the index therefore holds each project's latest state; a
+process killed between the two steps leaves it one write behind until the
+project's next write or the next reload.
 
-A plain reload writes the new contents under fresh keys (same hash tags)
-and renames them over the live ones, in one MULTI/EXEC on a standalone
-server, so readers switch at once and never see an empty cache.
+A plain reload writes the new contents under fresh keys (same hash tags,
+suffix ``~tmp.<tag>``, a TTL as the last guard) a batch at a time, holding
+each project's name in memory and counting its rows from its staged files
+before the switch (``_staging``), and renames them over
+the live ones, in one MULTI/EXEC on a standalone server, so readers switch at
+once and never see an empty cache. While it runs it holds a lease named by
+its tag; the next reload deletes the staged keys of tags whose lease is gone
+(a killed reload), never those of a running one or of another prefix; a
+reload that fails (refused, or the server errs) drops its own at once.
+
+``search`` reads no file but the winners: each project's search rows map
+every distinct summary of its files to the first file in ``all()`` order that
+has it (sort key and filename), kept by the same scripts and reloads as the
+summary row, in the same writes. A file matches a search by its project's
+name and its summary alone, so the highest matching file of a project is the
+first, in ``all()`` order, of the search rows whose summary matches: one
+HGETALL of ``:search`` (a row per project), matching in Python with the
+shared rules' casefold, then one HMGET of the winners' files. A project's
+row grows with its distinct summaries (usually a handful), and a write costs
+a recount of the project's files only when the file it replaces or removes
+was the first of its summary. Rows written before search rows existed are
+recounted by the project's next write; until every project has one (the
+two hashes differ in length) search reads every file as before.
+
+Each file's JSON carries the storage's change token first (``_codec``):
+``_iter_tokens`` streams the index with HSCAN and decodes only that string,
+so a graceful reload learns which files changed without decoding the rest.
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from pkgcache import Cache, CacheUnavailable, Package, Storage, mask_url, normalize_name
-from pkgcache.cache import best_and_newest
+from pkgcache import Cache, CacheError, CacheFull, CacheUnavailable, Package, Storage, mask_url, normalize_name
+from pkgcache._lease import LeaseOps, hold_lease
+from pkgcache.rules import search_packages
 
-from . import _scripts
+from . import _cluster, _scripts
+from ._codec import decode, encode, time_of, token_of
+from ._staging import Stage
 from .settings import RedisSettings
 
 __all__ = ["RedisCache"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 BATCH = 1000
+STAGED = "~tmp."
+TAG_LENGTH = 12
+#: hash tag of the index keys: no project name holds a "/", so no project's keys are the index's
+INDEX_TAG = "/index"
 
 
-def _micros(value: datetime) -> str:
-    return f"{(value - _EPOCH) // timedelta(microseconds=1):020d}"
-
-
-def _time(micros: str) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(micros))
-
-
-def _encode(p: Package) -> str:
-    return json.dumps(
-        {
-            "n": p.name,
-            "v": p.version,
-            "f": p.filename,
-            "k": p.sort_key,
-            "t": _micros(p.last_modified),
-            "s": p.summary,
-            "d": p.data,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def _decode(raw: str) -> Package:
-    d = json.loads(raw)
-    return Package.restore(d["n"], d["v"], d["f"], _time(d["t"]), d["s"], d["d"], d["k"])
-
-
-def _best_of(packages: Sequence[Package]) -> str:
-    """The project's row as the Lua scripts keep it (see ``_scripts``)."""
-    first, newest = best_and_newest(packages)
-    return json.dumps(
-        {"s": first.summary or "", "t": _micros(newest), "k": first.sort_key, "f": first.filename},
-        ensure_ascii=False,
-    )
+def search_rows(rows: dict[str, str], terms: dict[str, list[str]], query_type: str) -> list[tuple[str, str]]:
+    """(project, filename) of each project's highest matching file, from its search rows
+    (``summary NUL sort key NUL filename`` for each distinct summary, NUL-separated):
+    :func:`pkgcache.rules.matches` on the project's name and each distinct summary,
+    the first match in ``all()`` order. (Written out by hand, one term apart: this
+    loop is most of what a search costs.)"""
+    name_terms, summary_terms = terms["name"], terms["summary"]
+    every = query_type == "and"
+    single = summary_terms[0] if len(summary_terms) == 1 else None
+    winners = []
+    for name, raw in rows.items():
+        folded = name.casefold()
+        name_hits = [t in folded for t in name_terms]
+        if every:
+            if not all(name_hits):
+                continue
+            any_summary = not summary_terms  # every file matches
+        else:
+            any_summary = any(name_hits)
+            if not any_summary and not summary_terms:
+                continue
+        best_key = best = ""
+        parts = iter(raw.split("\0"))
+        for summary, key, filename in zip(parts, parts, parts, strict=True):
+            if not any_summary:
+                text = summary.casefold()
+                if single is not None:
+                    if single not in text:
+                        continue
+                elif every:
+                    if not all(t in text for t in summary_terms):
+                        continue
+                elif not any(t in text for t in summary_terms):
+                    continue
+            if not best or key > best_key or (key == best_key and filename < best):
+                best_key, best = key, filename
+        if best:
+            winners.append((name, best))
+    return winners
 
 
 class RedisCache(Cache):
@@ -102,15 +146,28 @@ class RedisCache(Cache):
     Settings = RedisSettings
     settings: RedisSettings
 
+    #: seconds the reload lease lives unrenewed: the longest a killed holder blocks ``reload_if_needed``
+    LOCK_TTL: ClassVar[float] = 30.0
+    #: seconds a running plain reload's staging lease lives unrenewed: a killed reload's
+    #: staged keys are removed by any reload started this long after it died
+    STAGING_TTL: ClassVar[float] = 30.0
+    #: seconds staged keys live at most (the last guard, should nobody reload again)
+    STAGED_KEYS_TTL: ClassVar[float] = 24 * 3600.0
+
     def __init__(self, settings: RedisSettings, storage: Storage, **kwargs: Any) -> None:  # type: ignore[override]
         super().__init__(settings, storage, **kwargs)
         raw = settings.url.get_secret_value()
         self._address = mask_url(raw)
         self._password = urlsplit(raw).password
         self.prefix = settings.prefix
-        self.index_key = f"{self.prefix}{{index}}:files"
-        self.summary_key = f"{self.prefix}{{index}}:summary"
-        self.lock_key = f"{self.prefix}{{index}}:reload-lock"
+        index = f"{self.prefix}{{{INDEX_TAG}}}"
+        self.index_key = f"{index}:files"
+        self.summary_key = f"{index}:summary"
+        self.search_key = f"{index}:search"
+        self.versions_key = f"{index}:versions"
+        self.file_versions_key = f"{index}:file-versions"
+        self.floor_key = f"{index}:floor"
+        self.lock_key = f"{index}:reload-lock"
         self._client: Any = None
         self._scripts: Any = None
 
@@ -139,12 +196,20 @@ class RedisCache(Cache):
         else:
             client = redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2), **options)
         self._scripts = SimpleNamespace(
-            save=client.register_script(_scripts.SAVE),
-            clear=client.register_script(_scripts.CLEAR),
-            project_save=client.register_script(_scripts.PROJECT_SAVE),
-            project_clear=client.register_script(_scripts.PROJECT_CLEAR),
-            release=client.register_script(_scripts.RELEASE),
-            rename_pairs=client.register_script(_scripts.RENAME_PAIRS),
+            **{
+                name.lower(): client.register_script(getattr(_scripts, name))
+                for name in (
+                    "SAVE",
+                    "CLEAR",
+                    "PROJECT_SAVE",
+                    "PROJECT_CLEAR",
+                    "INDEX_APPLY",
+                    "PROJECT_SWAP",
+                    "INDEX_SWAP",
+                    "RELEASE",
+                    "RENEW",
+                )
+            }
         )
         return client
 
@@ -159,10 +224,26 @@ class RedisCache(Cache):
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
+        """Unreachable or silent: CacheUnavailable; the server refusing a command: its own cause."""
         try:
             yield
         except (RedisConnectionError, RedisTimeoutError, RedisClusterException) as err:
             raise CacheUnavailable(self._scrub(f"redis backend cannot reach {self._address}: {err}")) from err
+        except RedisError as err:
+            raise self._refused(err) from err
+
+    def _refused(self, err: RedisError) -> CacheError:
+        text = self._scrub(str(err))
+        where = f"redis server at {self._address}"
+        # a script's write refused for memory arrives as a plain script error naming OOM
+        if isinstance(err, OutOfMemoryError) or "OOM command not allowed" in text:
+            return CacheFull(
+                f"{where} is full (maxmemory reached, nothing was written): "
+                f"raise maxmemory or free memory, then retry ({text})"
+            )
+        if isinstance(err, ReadOnlyError) or "READONLY" in text:
+            return CacheError(f"{where} is a read-only replica: point db.url at the primary ({text})")
+        return CacheError(f"{where} refused the command: {text}")
 
     def _files_key(self, name: str) -> str:
         return f"{self.prefix}{{{name}}}:files"
@@ -170,16 +251,22 @@ class RedisCache(Cache):
     def _best_key(self, name: str) -> str:
         return f"{self.prefix}{{{name}}}:best"
 
+    def _version_key(self, name: str) -> str:
+        return f"{self.prefix}{{{name}}}:version"
+
+    def _staging_key(self, tag: str) -> str:
+        return f"{self.prefix}{{{INDEX_TAG}}}:staging:{tag}"
+
     # -- reads: one round trip each ---------------------------------------------
     def fetch(self, filename: str) -> Package | None:
         with self._errors():
             raw = self.client.hget(self.index_key, filename)
-        return _decode(raw) if raw is not None else None
+        return decode(raw) if raw is not None else None
 
     def all(self, name: str) -> list[Package]:
         with self._errors():
             values = self.client.hvals(self._files_key(normalize_name(name)))
-        packages = [_decode(v) for v in values]
+        packages = [decode(v) for v in values]
         packages.sort(key=lambda p: p.filename)
         packages.sort(key=lambda p: p.sort_key, reverse=True)  # stored key: no version parsing
         return packages
@@ -194,13 +281,52 @@ class RedisCache(Cache):
         out = []
         for name in sorted(rows):
             best = json.loads(rows[name])
-            out.append({"name": name, "summary": best["s"] or None, "last_modified": _time(best["t"])})
+            out.append({"name": name, "summary": best["s"] or None, "last_modified": time_of(best["t"])})
         return out
 
+    def _scan_index(self) -> Iterator[tuple[str, str]]:
+        """(filename, JSON) of every file, streamed (HSCAN, a page at a time): a file written
+        or removed meanwhile may be missed, another may come twice if the hash is resized."""
+        with self._errors():
+            yield from self.client.hscan_iter(self.index_key, count=BATCH)
+
     def _iter_packages(self) -> Iterator[Package]:
+        # one round trip (HVALS) for search, which reads every file anyway
         with self._errors():
             values = self.client.hvals(self.index_key)
-        return (_decode(v) for v in values)
+        return (decode(v) for v in values)
+
+    def _search(self, terms: dict[str, list[str]], query_type: str) -> list[Package]:
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hlen(self.summary_key)
+            pipe.hgetall(self.search_key)
+            projects, rows = pipe.execute()
+        if projects != len(rows):  # rows from before search rows existed: read every file
+            return super()._search(terms, query_type)
+        winners = search_rows(rows, terms, query_type)
+        if not winners:
+            return []
+        with self._errors():
+            values = self.client.hmget(self.index_key, [filename for _, filename in winners])
+        found = [decode(raw) for raw in values if raw is not None]
+        # a winner missing from the index was cleared after we read the rows, or (on a
+        # cluster) is not in the index yet: that project is searched in its own files
+        for (name, _), raw in zip(winners, values, strict=True):
+            if raw is None:
+                found += search_packages(self.all(name), terms, query_type)
+        found.sort(key=lambda p: p.name)
+        return found
+
+    def _iter_tokens(self) -> Iterator[tuple[str, str | None]]:
+        return ((filename, token_of(raw)) for filename, raw in self._scan_index())
+
+    def _fetch_many(self, filenames: Sequence[str]) -> dict[str, Package]:
+        if not filenames:
+            return {}
+        with self._errors():
+            values = self.client.hmget(self.index_key, list(filenames))
+        return {f: decode(raw) for f, raw in zip(filenames, values, strict=True) if raw is not None}
 
     def _is_empty(self) -> bool:
         with self._errors():
@@ -211,7 +337,7 @@ class RedisCache(Cache):
         with self._errors():
             if self.settings.clustered:
                 for package in packages:
-                    self._cluster_save(package)
+                    _cluster.save(self, package, encode(package))
                 return
             for start in range(0, len(packages), BATCH):
                 batch = packages[start : start + BATCH]
@@ -219,139 +345,124 @@ class RedisCache(Cache):
                 pipe = self.client.pipeline(transaction=False) if len(batch) > 1 else None
                 for p in batch:
                     keys = [self.index_key, self.summary_key, self._files_key(p.name), self._best_key(p.name)]
-                    self.scripts.save(keys=keys, args=[self.prefix, p.filename, _encode(p), p.name], client=pipe)
+                    keys.append(self.search_key)
+                    self.scripts.save(keys=keys, args=[self.prefix, p.filename, encode(p), p.name], client=pipe)
                 if pipe is not None:
                     pipe.execute()
 
-    def _cluster_save(self, p: Package) -> None:
-        old = self.client.hget(self.index_key, p.filename)
-        if old is not None and json.loads(old)["n"] != p.name:
-            self._cluster_clear_project(json.loads(old)["n"], p.filename)
-        encoded = _encode(p)
-        best = self.scripts.project_save(
-            keys=[self._files_key(p.name), self._best_key(p.name)], args=[p.filename, encoded]
-        )
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hset(self.index_key, p.filename, encoded)
-        pipe.hset(self.summary_key, p.name, best)
-        pipe.execute()
-
-    def _cluster_clear_project(self, name: str, filename: str) -> None:
-        _, best = self.scripts.project_clear(keys=[self._files_key(name), self._best_key(name)], args=[filename])
-        if best:
-            self.client.hset(self.summary_key, name, best)
-        else:
-            self.client.hdel(self.summary_key, name)
-
     def _clear(self, package: Package) -> None:
         with self._errors():
-            if not self.settings.clustered:
-                self.scripts.clear(keys=[self.index_key, self.summary_key], args=[self.prefix, package.filename])
-                return
-            old = self.client.hget(self.index_key, package.filename)
-            if old is not None:
-                self._cluster_clear_project(json.loads(old)["n"], package.filename)
-                self.client.hdel(self.index_key, package.filename)
+            if self.settings.clustered:
+                _cluster.clear(self, package)
+            else:
+                keys = [self.index_key, self.summary_key, self.search_key]
+                self.scripts.clear(keys=keys, args=[self.prefix, package.filename])
 
-    def _own_keys(self) -> Iterator[str]:
-        pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in self.prefix)
-        yield from self.client.scan_iter(match=pattern + "{*", count=1000)
+    def _own_keys(self, pattern: str = "*") -> Iterator[str]:
+        """Keys of this prefix (``P{...``) matching ``pattern`` after the brace."""
+        escaped = "".join(f"\\{c}" if c in "*?[]\\" else c for c in self.prefix)
+        yield from self.client.scan_iter(match=escaped + "{" + pattern, count=1000)
+
+    def _delete(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), BATCH):
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys[start : start + BATCH]:
+                pipe.delete(key)
+            pipe.execute()
 
     def _clear_all(self) -> None:
         with self._errors():
-            keys = [k for k in self._own_keys() if not k.endswith(":reload-lock")]
-            for start in range(0, len(keys), BATCH):
-                pipe = self.client.pipeline(transaction=False)
-                for key in keys[start : start + BATCH]:
-                    pipe.delete(key)
-                pipe.execute()
+            self._delete([k for k in self._own_keys() if not k.endswith(":reload-lock") and ":staging:" not in k])
+
+    # -- plain reload: stage, then switch ---------------------------------------
+    def _lease_ops(self, key: str) -> LeaseOps:
+        def acquire(owner: str, ttl: float) -> bool:
+            with self._errors():
+                return bool(self.client.set(key, owner, nx=True, px=max(1, int(ttl * 1000))))
+
+        def renew(owner: str, ttl: float) -> bool:
+            with self._errors():
+                return bool(self.scripts.renew(keys=[key], args=[owner, max(1, int(ttl * 1000))]))
+
+        def release(owner: str) -> None:
+            with self._errors():
+                self.scripts.release(keys=[key], args=[owner])
+
+        return LeaseOps(acquire, renew, release)
+
+    def _survey(self, running: str) -> set[str]:
+        """One scan of this prefix's keys: delete staged keys of earlier reloads that died (their
+        lease is gone); return the projects that have live keys (a reload killed mid-switch on
+        a cluster can leave projects the index does not list)."""
+        by_tag: dict[str, list[str]] = defaultdict(list)
+        projects: set[str] = set()
+        start = len(self.prefix) + 1
+        for key in self._own_keys():
+            tag = key[-TAG_LENGTH:]
+            if key[:-TAG_LENGTH].endswith(STAGED):  # by suffix: a project name may hold "~tmp."
+                by_tag[tag].append(key)
+            elif key.endswith(("}:files", "}:best")) and not key.startswith(INDEX_TAG + "}", start):
+                projects.add(key[start : key.rindex("}:")])
+        dead = [
+            key
+            for tag, keys in by_tag.items()
+            if tag != running and not self.client.exists(self._staging_key(tag))
+            for key in keys
+        ]
+        self._delete(dead)
+        return projects
+
+    @contextmanager
+    def _replacing(self) -> Iterator[Callable[[Sequence[Package]], None]]:
+        """Fill fresh keys batch by batch (see ``_staging``), then rename them over the live
+        ones; on an exception drop them. The staging lease lives throughout."""
+        tag = uuid.uuid4().hex[:TAG_LENGTH]
+        with hold_lease(self._lease_ops(self._staging_key(tag)), timeout=0, ttl=self.STAGING_TTL) as held:
+            if not held:  # a fresh random key: only a broken server refuses it
+                raise CacheError(f"redis server at {self._address} refused a new staging key")
+            with self._errors():
+                stage = Stage(self, STAGED + tag, live=self._survey(running=tag))
+
+            def add(batch: Sequence[Package]) -> None:
+                with self._errors():
+                    stage.add(batch)
+
+            try:
+                yield add
+                with self._errors():
+                    stage.switch()
+            except BaseException:
+                stage.drop()
+                raise
 
     def _replace_all(self, packages: Sequence[Package]) -> None:
-        """Build under fresh keys, then rename them over the live ones."""
-        tmp = f"~{uuid.uuid4().hex[:12]}"
-        projects: dict[str, dict[str, Package]] = defaultdict(dict)
-        for p in packages:
-            projects[p.name][p.filename] = p
-        with self._errors():
-            old_names = set(self.client.hkeys(self.summary_key))
-            renames: list[tuple[str, str]] = []
-            pipe = self.client.pipeline(transaction=False)
-            queued = 0
-            index: dict[str, str] = {}
-            summary: dict[str, str] = {}
-            for name, files in projects.items():
-                encoded = {f: _encode(p) for f, p in files.items()}
-                index.update(encoded)
-                best = _best_of(list(files.values()))
-                summary[name] = best
-                fk, bk = self._files_key(name), self._best_key(name)
-                pipe.hset(fk + tmp, mapping=encoded)
-                pipe.set(bk + tmp, best)
-                renames += [(fk + tmp, fk), (bk + tmp, bk)]
-                queued += len(files)
-                if queued >= BATCH * 5:
-                    pipe.execute()
-                    pipe, queued = self.client.pipeline(transaction=False), 0
-            items = list(index.items())
-            for start in range(0, len(items), BATCH * 5):
-                pipe.hset(self.index_key + tmp, mapping=dict(items[start : start + BATCH * 5]))
-            if summary:
-                pipe.hset(self.summary_key + tmp, mapping=summary)
-                renames += [(self.index_key + tmp, self.index_key), (self.summary_key + tmp, self.summary_key)]
-            pipe.execute()
-            stale = [k for n in old_names - set(projects) for k in (self._files_key(n), self._best_key(n))]
-            if not summary:
-                stale += [self.index_key, self.summary_key]
-            if self.settings.clustered:
-                self._cluster_swap(renames, stale)
-                return
-            swap = self.client.pipeline(transaction=True)  # one atomic switch for every reader
-            for source, target in renames:
-                swap.rename(source, target)
-            for key in stale:
-                swap.delete(key)
-            swap.execute()
-
-    def _cluster_swap(self, renames: list[tuple[str, str]], stale: list[str]) -> None:
-        """Rename slot by slot (a cluster has no transaction across slots, and redis-py
-        pipelines refuse RENAME and EVALSHA there): atomic per project, never empty."""
-        by_slot: dict[int, list[str]] = defaultdict(list)
-        for source, target in renames:
-            by_slot[self.client.keyslot(target)] += [source, target]
-        for keys in by_slot.values():
-            self.scripts.rename_pairs(keys=keys, args=[])
-        for key in stale:
-            self.client.delete(key)
+        with self._replacing() as add:
+            for start in range(0, len(packages), BATCH):
+                add(packages[start : start + BATCH])
 
     # -- lock, health, lifetime ------------------------------------------------
     @contextmanager
     def _reload_lock(self, timeout: float) -> Iterator[bool]:
-        token = uuid.uuid4().hex
-        deadline = time.monotonic() + timeout
-        with self._errors():
-            held = bool(self.client.set(self.lock_key, token, nx=True, px=int(timeout * 1000)))
-            while not held and time.monotonic() < deadline:
-                time.sleep(0.05)
-                held = bool(self.client.set(self.lock_key, token, nx=True, px=int(timeout * 1000)))
-        try:
+        """A lease (``SET NX PX`` renewed while we live): a killed holder blocks for ``LOCK_TTL`` at most."""
+        with hold_lease(self._lease_ops(self.lock_key), timeout, ttl=self.LOCK_TTL) as held:
             yield held
-        finally:
-            if held:
-                with self._errors():
-                    self.scripts.release(keys=[self.lock_key], args=[token])
 
     def _check_health(self) -> tuple[bool, str]:
         try:
             with self._errors():
                 self.client.ping()
-        except CacheUnavailable as err:
+        except CacheError as err:
             return False, str(err)
-        except RedisError as err:
-            return False, self._scrub(f"redis backend at {self._address}: {err}")
         return True, f"redis backend at {self._address} answers"
 
     def close(self) -> None:
         if self._client is not None:
+            if self.settings.clustered:
+                # redis-py's cluster close() leaves the nodes' pools connected (the node
+                # clients do not own their pools): disconnect them, or sockets leak
+                for node in self._client.get_nodes():
+                    if node.redis_connection is not None:
+                        node.redis_connection.connection_pool.disconnect()
             self._client.close()
             self._client = None
         super().close()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from pkgcache import BackendSettings, SecretUrl
+from pkgcache._secrets import PERCENT_ENCODING_ADVICE, password_needs_encoding
 
 __all__ = ["RedisSettings", "database_of"]
 
@@ -41,7 +43,15 @@ class RedisSettings(BackendSettings):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: SecretUrl) -> SecretUrl:
-        parts = urlsplit(value.get_secret_value())
+        raw = value.get_secret_value()
+        if password_needs_encoding(raw):
+            raise ValueError(
+                f"the URL's user or password holds a raw / # ? or @ that splits the URL: {PERCENT_ENCODING_ADVICE}"
+            )
+        try:
+            parts = urlsplit(raw)
+        except ValueError:
+            raise ValueError(f"{value.masked!r} is not a URL: redis://[user:password@]host:6379/0") from None
         if parts.scheme not in SCHEMES:
             raise ValueError(f"{value.masked!r} must start with redis://, rediss:// or unix://")
         if parts.scheme == "unix":
@@ -66,8 +76,6 @@ class RedisSettings(BackendSettings):
             raise ValueError("must not contain '{' or '}': braces are the cluster hash tags of the keys")
         return value
 
-    @model_validator(mode="after")
-    def _cluster_has_one_database(self) -> RedisSettings:
+    def broken_rules(self) -> Iterator[tuple[str | None, str]]:
         if self.clustered and database_of(urlsplit(self.url.get_secret_value())) != 0:
-            raise ValueError("db.url: Redis Cluster has only database 0; drop the /N from the URL")
-        return self
+            yield "url", "Redis Cluster has only database 0 (db.clustered is on): drop the /N from the URL"
