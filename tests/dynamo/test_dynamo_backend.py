@@ -60,7 +60,7 @@ def test_keys_go_together_and_the_secret_never_shows(tmp_path: Path) -> None:
     assert "SECRETVALUE" not in problems({"db.region": "r", "db.secret_key": "SECRETVALUE", "db.port": "x"})
     config = tmp_path / "c.ini"
     config.write_text(
-        "[app:main]\npypi.db = dynamo\ndb.region = r\ndb.access_key = AK\ndb.secret_key = SECRETVALUE\nstorage.dir = /x\n"
+        "[app:main]\npypi.db = dynamo\ndb.region = r\ndb.access_key = AK\ndb.secret_key = SECRETVALUE\nstorage.dir = /tmp\n"
     )
     result = CliRunner().invoke(cli, ["validate", "--format", "json", str(config)])
     assert result.exit_code == 0 and "SECRETVALUE" not in result.output
@@ -92,7 +92,7 @@ def test_tables_are_created_on_demand_with_the_index(moto_port: int, tmp_path: P
     config = dynamo_config(moto_port)
     with dynamo_cache(config, tmp_path) as cache:
         cache.distinct()
-        client = cache.resource.meta.client
+        client = cache.client
         table = client.describe_table(TableName=cache.package_table_name)["Table"]
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
         assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["name-index"]
@@ -122,11 +122,13 @@ def test_existing_table_with_the_wrong_key_is_explained(moto_port: int, tmp_path
 
 
 def test_item_over_400_kb_is_a_clear_error(moto_port: int, tmp_path: Path) -> None:
+    from pkgcache import Package  # Package cuts summaries far below 400 KB: restore() skips the cut
+
     with (
         dynamo_cache(dynamo_config(moto_port), tmp_path) as cache,
         pytest.raises(PkgcacheError, match=r"huge-1\.0\.tar\.gz"),
     ):
-        cache.save(make_package("huge", "1.0", summary="x" * 500_000))
+        cache.save(Package.restore("huge", "1.0", "huge-1.0.tar.gz", make_package().last_modified, "x" * 500_000, {}))
 
 
 # -- requests ------------------------------------------------------------------
@@ -138,7 +140,7 @@ def test_requests_per_call(moto_port: int, tmp_path: Path) -> None:
         def record(params: dict[str, Any], model: Any, **_: Any) -> None:
             calls.append((model.name, params.get("TableName", ",".join(params.get("RequestItems", {})))))
 
-        cache.resource.meta.client.meta.events.register("provide-client-params.dynamodb", record)
+        cache.client.meta.events.register("provide-client-params.dynamodb", record)
 
         def requests(call: Any) -> list[tuple[str, str]]:
             calls.clear()
@@ -180,7 +182,39 @@ def test_server_stop_and_restart(own_moto: MotoServer, tmp_path: Path) -> None:
         ok, message = cache.check_health()
         assert not ok and "testing-secret" not in message
         own_moto.start()
-        cache._resource = None  # the restarted server lost its tables; make them again on next use
+    with dynamo_cache(dynamo_config(own_moto.port), tmp_path) as cache:  # the restarted server lost its tables
         assert cache.distinct() == []
         cache.save(make_package("again", "1"))
         assert cache.distinct() == ["again"]
+
+
+def test_search_reads_rows_not_every_file(moto_port: int, tmp_path: Path) -> None:
+    """Same answers as the generic search over every file, without a scan of the package table."""
+    from pkgcache import Cache
+
+    with dynamo_cache(dynamo_config(moto_port), tmp_path) as cache:
+        packages = [
+            make_package(f"proj{i}", f"1.{v}", summary=f"Tool {i % 3} {'OLD' if v < 2 else 'new'} ünïcode")
+            for i in range(12)
+            for v in range(4)
+        ]
+        cache.save_many([*packages, make_package("bare", "1", summary=None)])
+        cache.clear(make_package("proj5", "1.0"))  # a removed summary may linger in the row: still right
+        calls: list[tuple[str, str]] = []
+        cache.client.meta.events.register(
+            "provide-client-params.dynamodb",
+            lambda params, model, **_: calls.append((model.name, params.get("TableName", ""))),
+        )
+        queries = [
+            ({"name": ["proj1"]}, "or"),
+            ({"summary": ["old"]}, "or"),
+            ({"summary": ["TOOL 2", "new"]}, "and"),
+            ({"name": ["proj"], "summary": ["old"]}, "and"),
+            ({"name": ["bare"], "summary": ["zzz"]}, "or"),
+            ({"summary": [""]}, "and"),
+        ]
+        for criteria, query_type in queries:
+            calls.clear()
+            fast = cache.search(criteria, query_type)
+            assert fast and ("Scan", cache.package_table_name) not in calls
+            assert [p.to_dict() for p in fast] == [p.to_dict() for p in Cache.search(cache, criteria, query_type)]

@@ -8,107 +8,45 @@ when they exist with the right keys:
   already in version order (DynamoDB sorts string range keys by their UTF-8
   bytes, the order of :attr:`pkgcache.Package.sort_key`);
 * summaries (``PackageSummary``): key ``name``; one row per project (summary
-  of the highest version, newest time, and which file is the best), read
-  by ``distinct()`` and ``summary()`` so they never scan the packages.
+  of the highest version, newest time, which files are the best and the
+  newest), read by ``distinct()`` and ``summary()`` so they never scan the
+  packages. The same table holds the reload lease (``~reload-lock``) and
+  tombstones of emptied projects; readers skip both.
 
-A save merges its file into the summary row with a conditional write
-(retried when another writer got there first); replacing a file or
-clearing the best or newest one recomputes the row from the project's
-files. Plain reload clears both tables by batch deletes (it never drops a
-table the user configured) and writes in ``BatchWriteItem`` requests of 25,
-retrying unprocessed items with exponential backoff. DynamoDB cannot switch
-contents atomically, so readers may see a reload half done.
+Writes change files, then settle the project's row with a conditional
+write (``_rows``); plain reload reconciles in place, streamed (``_reconcile``);
+each file keeps the storage's change token, so a graceful reload reads only what moved; the
+reload lock is a lease (:mod:`pkgcache._lease`) on a conditional write.
+One instance is safe to share between threads: it uses only the
+thread-safe boto3 client, created once under a lock.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import threading
 import time
-import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, ClassVar
 
 import boto3
-from boto3.dynamodb.conditions import Attr, Key
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError
 
-from pkgcache import Cache, CacheUnavailable, Package, PkgcacheError, Storage, normalize_name
+from pkgcache import Cache, Package, Storage, normalize_name
+from pkgcache._lease import DEFAULT_TTL, LeaseOps, hold_lease
+from pkgcache._reload import BATCH
+from pkgcache.cache import matches, search_packages
 
+from ._errors import classified, code_of
+from ._items import LOCK_NAME, comes_first, is_project_row, package, package_item, summaries_of, to_time
+from ._reconcile import Reconciler, dirty_mark
+from ._rows import settle
+from ._tables import Tables, ensure_table
 from .settings import DynamoSettings
 
 __all__ = ["DynamoCache"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-INDEX = "name-index"
-ITEM_LIMIT = 400 * 1024
-LOCK_NAME = "~reload-lock"  # never a project name: normalized names have no "~"
-_UNREACHABLE = (EndpointConnectionError, ConnectionError, ReadTimeoutError)
-
-
-def _micros(value: datetime) -> str:
-    return f"{(value - _EPOCH) // timedelta(microseconds=1):020d}"
-
-
-def _time(micros: str) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(micros))
-
-
-def _comes_first(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """True when item ``a`` stands before ``b`` in ``all()`` order."""
-    return bool(a["sort_key"] > b["sort_key"] or (a["sort_key"] == b["sort_key"] and a["filename"] < b["filename"]))
-
-
-def _item(p: Package) -> dict[str, Any]:
-    item = {
-        "filename": p.filename,
-        "name": p.name,
-        "version": p.version,
-        "sort_key": p.sort_key,
-        "last_modified": _micros(p.last_modified),
-        "data": p.data_json(),
-    }
-    if p.summary is not None:  # DynamoDB keeps no empty strings worth having
-        item["summary"] = p.summary
-    size = sum(len(k) + len(str(v).encode()) for k, v in item.items())
-    if size > ITEM_LIMIT:
-        raise PkgcacheError(
-            f"package {p.filename!r} is {size:,} bytes, over DynamoDB's 400 KB item limit: shorten its summary or metadata"
-        )
-    return item
-
-
-def _package(item: dict[str, Any]) -> Package:
-    return Package.restore(
-        item["name"],
-        item["version"],
-        item["filename"],
-        _time(item["last_modified"]),
-        item.get("summary"),
-        json.loads(item["data"]),
-        item["sort_key"],
-    )
-
-
-def _summary_row(name: str, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    best = items[0]
-    for item in items[1:]:
-        if _comes_first(item, best):
-            best = item
-    row = {
-        "name": name,
-        "last_modified": max(i["last_modified"] for i in items),
-        "best_key": best["sort_key"],
-        "best_filename": best["filename"],
-        "version": uuid.uuid4().hex,
-    }
-    if best.get("summary") is not None:
-        row["summary"] = best["summary"]
-    return row
 
 
 class DynamoCache(Cache):
@@ -117,133 +55,91 @@ class DynamoCache(Cache):
     Settings = DynamoSettings
     settings: DynamoSettings
 
+    #: seconds the reload lease lives without renewal: the longest a dead holder blocks others
+    lease_ttl: ClassVar[float] = DEFAULT_TTL
+    #: seconds after which a row a reload marked dirty counts as left by a dead reload and is repaired on
+    #: read (a live reload finishes a chunk of projects in far less)
+    repair_after: ClassVar[float] = 60.0
+
     def __init__(self, settings: DynamoSettings, storage: Storage, **kwargs: Any) -> None:  # type: ignore[override]
         super().__init__(settings, storage, **kwargs)
         self._address = settings.endpoint_url or f"DynamoDB {settings.region}"
-        self._resource: Any = None
+        self._secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+        self._client: Any = None
+        self._tables: Tables | None = None
+        self._client_lock = threading.Lock()
         self.package_table_name, self.summary_table_name = settings.table_names
 
     def __repr__(self) -> str:
         return f"DynamoCache({self._address!r}, tables={self.settings.table_names!r})"
 
-    # -- connection, tables, errors ----------------------------------------------
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except _UNREACHABLE as err:
-            raise CacheUnavailable(f"dynamo backend cannot reach {self._address}: {type(err).__name__}") from err
+    # -- connection and errors ---------------------------------------------------
+    def _errors(self) -> AbstractContextManager[None]:
+        return classified(self._address, self._secret)
 
     @property
-    def resource(self) -> Any:
-        if self._resource is None:
-            s = self.settings
-            session = boto3.session.Session(
-                aws_access_key_id=s.access_key,
-                aws_secret_access_key=s.secret_key.get_secret_value() if s.secret_key else None,
-                region_name=s.region or "us-east-1",
-            )
-            config = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
-            resource = session.resource("dynamodb", endpoint_url=s.endpoint_url, config=config)
-            with self._errors():
-                self.packages = self._ensure_table(resource, self.package_table_name, "filename", with_index=True)
-                self.summaries = self._ensure_table(resource, self.summary_table_name, "name", with_index=False)
-            self._resource = resource
-        return self._resource
-
-    def _ensure_table(self, resource: Any, name: str, key: str, with_index: bool) -> Any:
-        """The table, created (on-demand) when missing; several processes may race to create it."""
-        client = resource.meta.client
-        try:
-            description = client.describe_table(TableName=name)["Table"]
-        except client.exceptions.ResourceNotFoundException:
-            attributes = [{"AttributeName": key, "AttributeType": "S"}]
-            options: dict[str, Any] = {}
-            if with_index:
-                attributes += [
-                    {"AttributeName": "name", "AttributeType": "S"},
-                    {"AttributeName": "sort_key", "AttributeType": "S"},
-                ]
-                options["GlobalSecondaryIndexes"] = [
-                    {
-                        "IndexName": INDEX,
-                        "KeySchema": [
-                            {"AttributeName": "name", "KeyType": "HASH"},
-                            {"AttributeName": "sort_key", "KeyType": "RANGE"},
-                        ],
-                        "Projection": {"ProjectionType": "ALL"},
-                    }
-                ]
-            # another process may be creating it too: then wait with everyone else
-            with contextlib.suppress(client.exceptions.ResourceInUseException):
-                client.create_table(
-                    TableName=name,
-                    KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                    AttributeDefinitions=attributes,
-                    BillingMode="PAY_PER_REQUEST",
-                    **options,
+    def tables(self) -> Tables:
+        """The client and table names, made (and the tables created) once, whichever thread comes first."""
+        with self._client_lock:
+            if self._tables is None:
+                s = self.settings
+                session = boto3.session.Session(
+                    aws_access_key_id=s.access_key,
+                    aws_secret_access_key=self._secret,
+                    region_name=s.region or "us-east-1",
                 )
-            client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-            description = client.describe_table(TableName=name)["Table"]
-        self._check_schema(description, key, with_index)
-        return resource.Table(name)
-
-    @staticmethod
-    def _check_schema(description: dict[str, Any], key: str, with_index: bool) -> None:
-        name = description["TableName"]
-        keys = [(k["AttributeName"], k["KeyType"]) for k in description["KeySchema"]]
-        if keys != [(key, "HASH")]:
-            raise PkgcacheError(
-                f"DynamoDB table {name!r} exists with key {keys}, but pkgcache needs its only key to be {key!r} (HASH): "
-                "choose other db.tablenames or db.namespace, or delete the table"
-            )
-        if with_index:
-            indexes = {i["IndexName"]: i for i in description.get("GlobalSecondaryIndexes", [])}
-            index = indexes.get(INDEX)
-            found = [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]] if index else None
-            if found != [("name", "HASH"), ("sort_key", "RANGE")]:
-                raise PkgcacheError(
-                    f"DynamoDB table {name!r} lacks the global secondary index {INDEX!r} on (name, sort_key) that "
-                    "all(name) needs: choose other db.tablenames or db.namespace, or delete the table"
+                config = Config(
+                    connect_timeout=3,
+                    read_timeout=10,
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    max_pool_connections=32,
                 )
+                client = session.client("dynamodb", endpoint_url=s.endpoint_url, config=config)
+                with self._errors():
+                    ensure_table(client, self.package_table_name, "filename", with_index=True)
+                    ensure_table(client, self.summary_table_name, "name", with_index=False)
+                self._client = client
+                self._tables = Tables(client, self.package_table_name, self.summary_table_name)
+            return self._tables
 
-    # -- paginated reads -------------------------------------------------------
-    def _pages(self, call: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        while True:
-            page = call(**kwargs)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    @property
+    def client(self) -> Any:
+        """The boto3 DynamoDB client (thread-safe)."""
+        return self.tables.client
 
-    def _project_items(self, name: str) -> list[dict[str, Any]]:
-        _ = self.resource
-        return list(
-            self._pages(
-                self.packages.query,
-                IndexName=INDEX,
-                KeyConditionExpression=Key("name").eq(name),
-                ScanIndexForward=False,
-            )
-        )
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+            self._client, self._tables = None, None
+        super().close()
 
+    # -- reads -----------------------------------------------------------------
     def fetch(self, filename: str) -> Package | None:
         with self._errors():
-            _ = self.resource
-            item = self.packages.get_item(Key={"filename": filename}, ConsistentRead=True).get("Item")
-        return _package(item) if item else None
+            tables = self.tables
+            item = tables.get(tables.packages, "filename", filename)
+        return package(item) if item else None
 
     def all(self, name: str) -> list[Package]:
         with self._errors():
-            items = self._project_items(normalize_name(name))
+            items = self.tables.project_files(normalize_name(name))
         items.sort(key=lambda i: i["filename"])
         items.sort(key=lambda i: i["sort_key"], reverse=True)  # already in key order; this settles ties
-        return [_package(i) for i in items]
+        return [package(i) for i in items]
 
-    def _summary_rows(self) -> list[dict[str, Any]]:
+    def _summary_rows(self) -> list[dict[str, str]]:
+        """The project rows; a row a dead reload left dirty is recomputed first (read-path repair)."""
         with self._errors():
-            _ = self.resource
-            rows = [r for r in self._pages(self.summaries.scan, ConsistentRead=True) if r["name"] != LOCK_NAME]
+            tables = self.tables
+            rows = []
+            stale = dirty_mark(self.repair_after)
+            for row in tables.scan(tables.summaries):
+                if "dirty" in row and row["name"] != LOCK_NAME and row["dirty"] <= stale:
+                    settle(tables, row["name"])
+                    row = tables.get(tables.summaries, "name", row["name"]) or row
+                if is_project_row(row):
+                    rows.append(row)
         return sorted(rows, key=lambda r: r["name"])
 
     def distinct(self) -> list[str]:
@@ -251,174 +147,214 @@ class DynamoCache(Cache):
 
     def summary(self) -> list[dict[str, Any]]:
         return [
-            {"name": r["name"], "summary": r.get("summary"), "last_modified": _time(r["last_modified"])}
+            {"name": r["name"], "summary": r.get("summary"), "last_modified": to_time(r["last_modified"])}
             for r in self._summary_rows()
         ]
 
+    def _search(self, terms: dict[str, list[str]], query_type: str) -> list[Package]:
+        """Reads the summary rows, not every file: a row names, for each summary of its project's
+        files, the highest file that has it, so the highest matching file is known from the row.
+        Each file so picked is read (in batches) and confirmed; where it is not (the row lags a
+        writer, or does not know its summaries), the project's files are read instead."""
+        picks = {r["name"]: pick_match(r, terms, query_type) for r in self._summary_rows()}
+        with self._errors():
+            files = self.tables.get_files([p[1] for p in picks.values() if p])
+        found: list[Package] = []
+        for name, pick in picks.items():
+            if pick == ():
+                continue  # nothing of this project can match
+            item = files.get(pick[1]) if pick else None
+            if (
+                pick
+                and item is not None
+                and (item["name"], item["sort_key"]) == (name, pick[0])
+                and matches(package(item), terms, query_type)
+            ):
+                found.append(package(item))
+                continue
+            found += search_packages(self.all(name), terms, query_type)
+        return found
+
     def _iter_packages(self) -> Iterator[Package]:
         with self._errors():
-            _ = self.resource
-            items = list(self._pages(self.packages.scan, ConsistentRead=True))
-        return (_package(i) for i in items)
+            tables = self.tables
+            for item in tables.scan(tables.packages):
+                yield package(item)
+
+    def _iter_tokens(self) -> Iterator[tuple[str, str | None]]:
+        """One Scan that reads only filenames and tokens."""
+        with self._errors():
+            tables = self.tables
+            names = {"#f": "filename", "#t": "token"}  # TOKEN is a reserved word
+            for item in tables.scan(tables.packages, ProjectionExpression="#f, #t", ExpressionAttributeNames=names):
+                yield item["filename"], item.get("token")
+
+    def _fetch_many(self, filenames: Sequence[str]) -> dict[str, Package]:
+        with self._errors():
+            items = self.tables.get_files(list(filenames))
+        return {f: package(i) for f, i in items.items()}
 
     def _is_empty(self) -> bool:
-        """One small page, not a scan of every project: the first row that is not the lock answers."""
+        """Small pages until the first project row: no scan of every project when there is one."""
         with self._errors():
-            _ = self.resource
-            names = self._pages(
-                self.summaries.scan,
-                Limit=2,
-                ProjectionExpression="#n",
-                ExpressionAttributeNames={"#n": "name"},
-                ConsistentRead=True,
-            )
-            return all(row["name"] == LOCK_NAME for row in names)
+            tables = self.tables
+            rows = tables.scan(tables.summaries, Limit=10, FilterExpression="attribute_exists(best_filename)")
+            return next(iter(rows), None) is None
 
     # -- writes ----------------------------------------------------------------
-    def _batch_write(self, table_name: str, requests: list[dict[str, Any]]) -> None:
-        """BatchWriteItem, 25 a request, resending unprocessed items with exponential backoff."""
-        for start in range(0, len(requests), 25):
-            pending = {table_name: requests[start : start + 25]}
-            delay = 0.05
-            while pending:
-                answer = self.resource.batch_write_item(RequestItems=pending)
-                pending = answer.get("UnprocessedItems") or {}
-                if pending:
-                    time.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-
-    def _refresh(self, name: str) -> None:
-        """Recompute a project's summary row from its files."""
-        items = self._project_items(name)
-        if items:
-            self.summaries.put_item(Item=_summary_row(name, items))
-        else:
-            self.summaries.delete_item(Key={"name": name})
-
-    def _merge(self, name: str, new: list[dict[str, Any]]) -> None:
-        """Fold new files into a project's row with a conditional write; retry on a race."""
-        while True:
-            current = self.summaries.get_item(Key={"name": name}, ConsistentRead=True).get("Item")
-            base = []
-            if current:  # the row stands for its best file and its newest time
-                best = {"sort_key": current["best_key"], "filename": current["best_filename"]}
-                best["last_modified"] = current["last_modified"]
-                if "summary" in current:
-                    best["summary"] = current["summary"]
-                base.append(best)
-            row = _summary_row(name, base + new)
-            condition = Attr("version").eq(current["version"]) if current else Attr("name").not_exists()
-            try:
-                self.summaries.put_item(Item=row, ConditionExpression=condition)
-                return
-            except ClientError as err:
-                if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-
     def _save_many(self, packages: Sequence[Package]) -> None:
         if not packages:
             return
-        items = {p.filename: _item(p) for p in packages}  # last one wins, as saved in turn
+        items = {p.filename: package_item(p) for p in packages}  # last one wins, as saved in turn
         with self._errors():
-            _ = self.resource
-            old: dict[str, dict[str, Any]] = {}
-            filenames = list(items)
-            for start in range(0, len(filenames), 100):
-                keys = [{"filename": f} for f in filenames[start : start + 100]]
-                request: dict[str, Any] = {self.package_table_name: {"Keys": keys, "ConsistentRead": True}}
-                while request:
-                    answer = self.resource.batch_get_item(RequestItems=request)
-                    for item in answer["Responses"].get(self.package_table_name, []):
-                        old[item["filename"]] = item
-                    request = answer.get("UnprocessedKeys") or {}
-            self._batch_write(self.package_table_name, [{"PutRequest": {"Item": i}} for i in items.values()])
-            # a replaced or moved file may lower its old and new project's rows: recompute those;
-            # projects that only gained files take a cheap conditional merge
-            refresh = {o["name"] for o in old.values()} | {items[f]["name"] for f in old}
-            fresh: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            tables = self.tables
+            if len(items) == 1:  # one request tells what it replaced
+                (item,) = items.values()
+                old_raw = tables.client.put_item(
+                    TableName=tables.packages, Item={k: {"S": v} for k, v in item.items()}, ReturnValues="ALL_OLD"
+                ).get("Attributes")
+                moved_from = {old_raw["name"]["S"]} if old_raw else set()
+            else:
+                # a file moved to another project leaves its old project to settle too; a move that
+                # races with another writer's move of the same file is not covered (filenames name
+                # their project, so moves are rare)
+                old = tables.get_files(list(items))
+                tables.write(tables.packages, puts=list(items.values()))
+                moved_from = {o["name"] for f, o in old.items() if o["name"] != items[f]["name"]}
+            by_name: dict[str, list[dict[str, str]]] = defaultdict(list)
             for item in items.values():
-                if item["name"] not in refresh:
-                    fresh[item["name"]].append(item)
-            for name in refresh:
-                self._refresh(name)
-            for name, new in fresh.items():
-                self._merge(name, new)
+                by_name[item["name"]].append(item)
+            live = dirty_mark(self.repair_after)
+            for name, own in by_name.items():
+                settle(tables, name, own, live)
+            for name in moved_from - set(by_name):
+                settle(tables, name, (), live)
 
     def _clear(self, package: Package) -> None:
         with self._errors():
-            _ = self.resource
-            old = self.packages.delete_item(Key={"filename": package.filename}, ReturnValues="ALL_OLD").get(
-                "Attributes"
-            )
-            if old is None:
-                return
-            row = self.summaries.get_item(Key={"name": old["name"]}, ConsistentRead=True).get("Item")
-            if row is None or row["best_filename"] == old["filename"] or row["last_modified"] == old["last_modified"]:
-                self._refresh(old["name"])
+            tables = self.tables
+            old = tables.client.delete_item(
+                TableName=tables.packages, Key={"filename": {"S": package.filename}}, ReturnValues="ALL_OLD"
+            ).get("Attributes")
+            if old is not None:
+                settle(tables, old["name"]["S"], (), dirty_mark(self.repair_after))
 
     def _clear_all(self) -> None:
         with self._errors():
-            _ = self.resource
-            for table, key in ((self.packages, "filename"), (self.summaries, "name")):
+            tables = self.tables
+            for table, key in ((tables.packages, "filename"), (tables.summaries, "name")):
                 keys = [
                     {key: i[key]}
-                    for i in self._pages(table.scan, ProjectionExpression="#k", ExpressionAttributeNames={"#k": key})
+                    for i in tables.scan(table, ProjectionExpression="#k", ExpressionAttributeNames={"#k": key})
                     if i[key] != LOCK_NAME
                 ]
-                self._batch_write(table.name, [{"DeleteRequest": {"Key": k}} for k in keys])
+                tables.write(table, deletes=keys)
 
     def _replace_all(self, packages: Sequence[Package]) -> None:
-        """Batch deletes, then batch writes: the tables themselves are never dropped."""
-        items = {p.filename: _item(p) for p in packages}
-        by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for item in items.values():
-            by_name[item["name"]].append(item)
-        self._clear_all()
-        with self._errors():
-            self._batch_write(self.package_table_name, [{"PutRequest": {"Item": i}} for i in items.values()])
-            rows = [_summary_row(n, group) for n, group in by_name.items()]
-            self._batch_write(self.summary_table_name, [{"PutRequest": {"Item": r}} for r in rows])
+        with self._replacing() as add:
+            for start in range(0, len(packages), BATCH):
+                add(packages[start : start + BATCH])
 
-    # -- lock, health, lifetime ------------------------------------------------
+    @contextmanager
+    def _replacing(self) -> Iterator[Callable[[Sequence[Package]], None]]:
+        """Reconcile (``_reconcile``): batches are compared as they come and what differs is
+        spooled; on exit it is written, what is gone deleted, rows settled. Readers never see
+        the cache empty, a kill leaves no row wrong for long, an exception writes nothing."""
+        with self._errors():
+            reconciler = Reconciler(self.tables, self.repair_after)
+        try:
+
+            def add(batch: Sequence[Package]) -> None:
+                with self._errors():
+                    reconciler.add(batch)
+
+            yield add
+            with self._errors():
+                reconciler.finish()
+        finally:
+            reconciler.close()
+
+    # -- the reload lease ----------------------------------------------------------
+    def _lease_ops(self) -> LeaseOps:
+        tables = self.tables
+        key = {"name": {"S": LOCK_NAME}}
+
+        def conditional(call: Any, **kwargs: Any) -> bool:
+            with self._errors():
+                try:
+                    call(TableName=tables.summaries, **kwargs)
+                except ClientError as err:
+                    if code_of(err) == "ConditionalCheckFailedException":
+                        return False
+                    raise
+            return True
+
+        def acquire(owner: str, ttl: float) -> bool:
+            now = time.time()
+            return conditional(
+                tables.client.put_item,
+                Item={**key, "owner": {"S": owner}, "expires": {"N": f"{now + ttl:.3f}"}},
+                # a lock row of an older version (a string expiry, no renewal) counts as expired
+                ConditionExpression="attribute_not_exists(#n) OR expires < :now OR attribute_type(expires, :s)",
+                ExpressionAttributeNames={"#n": "name"},
+                ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":s": {"S": "S"}},
+            )
+
+        def renew(owner: str, ttl: float) -> bool:
+            return conditional(
+                tables.client.update_item,
+                Key=key,
+                UpdateExpression="SET expires = :e",
+                ConditionExpression="#o = :o",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":o": {"S": owner}, ":e": {"N": f"{time.time() + ttl:.3f}"}},
+            )
+
+        def release(owner: str) -> None:
+            conditional(
+                tables.client.delete_item,
+                Key=key,
+                ConditionExpression="#o = :o",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":o": {"S": owner}},
+            )
+
+        return LeaseOps(acquire, renew, release)
+
     @contextmanager
     def _reload_lock(self, timeout: float) -> Iterator[bool]:
-        token = uuid.uuid4().hex
-        deadline = time.monotonic() + timeout
-        held = False
+        """A lease (conditional write with an expiry) renewed while this process lives: a killed holder
+        is taken over within ``lease_ttl`` seconds; a living one, however long it reloads, never."""
         with self._errors():
-            _ = self.resource
-            while not held:
-                now = time.time()
-                try:
-                    self.summaries.put_item(
-                        Item={"name": LOCK_NAME, "token": token, "expires": str(int(now + timeout))},
-                        ConditionExpression=Attr("name").not_exists() | Attr("expires").lt(str(int(now))),
-                    )
-                    held = True
-                except ClientError as err:
-                    if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                        raise
-                    if time.monotonic() > deadline:
-                        break
-                    time.sleep(0.1)
-        try:
+            ops = self._lease_ops()
+        with hold_lease(ops, timeout, self.lease_ttl) as held:
             yield held
-        finally:
-            if held:
-                with self._errors():
-                    try:
-                        self.summaries.delete_item(Key={"name": LOCK_NAME}, ConditionExpression=Attr("token").eq(token))
-                    except ClientError as err:
-                        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                            raise
 
     def _check_health(self) -> tuple[bool, str]:
-        try:
-            with self._errors():
-                _ = self.resource
-                self.resource.meta.client.describe_table(TableName=self.package_table_name)
-        except CacheUnavailable as err:
-            return False, str(err)
-        except (BotoCoreError, ClientError) as err:
-            return False, f"dynamo backend at {self._address}: {err}"
+        with self._errors():
+            tables = self.tables
+            tables.client.describe_table(TableName=tables.packages)
         return True, f"dynamo backend at {self._address}: tables {self.settings.table_names} ready"
+
+
+def pick_match(row: dict[str, str], terms: dict[str, list[str]], query_type: str) -> tuple[str, ...] | None:
+    """(sort key, filename) of the highest file of the row's project that matches, by the row;
+    ``()`` when none can; None when the row does not know its summaries."""
+    entries = summaries_of(row)
+    if entries is None:
+        return None
+    name = row["name"].casefold()
+    names = [t in name for t in terms["name"]]
+    if query_type == "or" and any(names):
+        return (row["best_key"], row["best_filename"])  # every file matches by name
+    if query_type == "and" and not all(names):
+        return ()
+    test = all if query_type == "and" else any
+    hits = [entry for text, entry in entries.items() if test(t in text.casefold() for t in terms["summary"])]
+    if not hits:
+        return ()
+    first = hits[0]
+    for entry in hits[1:]:
+        if comes_first({"sort_key": entry[0], "filename": entry[1]}, {"sort_key": first[0], "filename": first[1]}):
+            first = entry
+    return first

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from pkgcache import BackendSettings
 
@@ -43,20 +44,24 @@ class DynamoSettings(BackendSettings):
             raise ValueError(f"give exactly two table names (packages, summaries), got {len(value)}")
         return value
 
-    @model_validator(mode="after")
-    def _rules(self) -> DynamoSettings:
+    def broken_rules(self) -> Iterator[tuple[str | None, str]]:
         if not self.region and not self.host:
-            raise ValueError("db.region (or db.region_name) or db.host is required: where is DynamoDB?")
+            yield "region", "db.region (or db.region_name) or db.host is required: where is DynamoDB?"
         if (self.access_key is None) != (self.secret_key is None):
-            raise ValueError(
-                "db.access_key and db.secret_key go together: give both, or neither to use the AWS credential chain"
+            given, missing = ("access_key", "secret_key") if self.secret_key is None else ("secret_key", "access_key")
+            yield (
+                given,
+                f"db.access_key and db.secret_key go together: db.{missing} is missing; give both, "
+                "or neither to use the AWS credential chain",
             )
-        for name in self.table_names:
-            if not _TABLE_NAME.match(name):
-                raise ValueError(
-                    f"table name {name!r} (db.namespace + db.tablenames) must be 3 to 255 characters of a-z A-Z 0-9 _ . -"
-                )
-        return self
+        bad = [name for name in self.table_names if not _TABLE_NAME.match(name)]
+        if bad:
+            field = "namespace" if re.search(r"[^a-zA-Z0-9_.\-]", self.namespace) else "tablenames"
+            yield (
+                field,
+                f"table name {' and '.join(map(repr, bad))} (db.namespace + db.tablenames) must be "
+                "3 to 255 characters of a-z A-Z 0-9 _ . -",
+            )
 
     @property
     def table_names(self) -> tuple[str, str]:
