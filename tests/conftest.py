@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from pkgcache.testing._overlap import ReloadGate, assert_one_reloaded_while_others_called
+
 #: set by .ci/run: a missing server is then a failure, never a skip
 REQUIRE_SERVERS = os.environ.get("PKGCACHE_REQUIRE_SERVERS", "") not in ("", "0", "false", "no")
 
@@ -22,27 +24,31 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _fill_once(config: dict[str, Any], barrier: Any, results: Any) -> None:
+def _fill_once(config: dict[str, Any], barrier: Any, gate: ReloadGate, results: Any) -> None:
     from pkgcache import load_cache
 
     barrier.wait()  # start together: schema or table creation races too
     cache = load_cache(config, environ={})
-    results.put(cache.reload_if_needed() is not None)
+    cache.reload_from_storage = gate.held(cache.reload_from_storage)
+    results.put(gate.reload_if_needed(cache))
     cache.close()
 
 
 def reload_if_needed_from_processes(config: dict[str, Any], processes: int = 4) -> list[bool]:
     """Start ``processes`` fresh interpreters that call ``reload_if_needed`` at once;
-    return, sorted, whether each one reloaded."""
+    return, sorted, whether each one reloaded (after checking that exactly one did,
+    while the others' calls were under way)."""
     ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(processes), ctx.Queue()
-    workers = [ctx.Process(target=_fill_once, args=(config, barrier, results)) for _ in range(processes)]
+    barrier, gate, results = ctx.Barrier(processes), ReloadGate(processes, ctx), ctx.Queue()
+    workers = [ctx.Process(target=_fill_once, args=(config, barrier, gate, results)) for _ in range(processes)]
     for w in workers:
         w.start()
     for w in workers:
         w.join(180)
     assert [w.exitcode for w in workers] == [0] * processes
-    return sorted(results.get(timeout=5) for _ in workers)
+    runs = [results.get(timeout=5) for _ in workers]
+    assert_one_reloaded_while_others_called(runs)
+    return sorted(reloaded for reloaded, _, _ in runs)
 
 
 def free_port() -> int:

@@ -21,6 +21,9 @@ class Proxy:
         self._listener: socket.socket | None = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        #: messages the clients sent (one per recv on their side): a synchronous client sends
+        #: once per round trip, so the difference over a call is the round trips it cost
+        self.client_sends = 0
 
     def start(self) -> None:
         listener = socket.socket()
@@ -57,12 +60,14 @@ class Proxy:
             with self._lock:
                 self._sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(a, b, a is client), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
         try:
             while data := source.recv(65536):
+                if from_client:
+                    with self._lock:
+                        self.client_sends += 1
                 sink.sendall(data)
         except OSError:
             pass

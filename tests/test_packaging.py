@@ -17,7 +17,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = Path(__file__).parents[1]
-PLUGINS = ["plugins/sql", "plugins/redis", "plugins/dynamo"]
+PLUGINS = ["plugins/sql", "plugins/redis", "plugins/dynamo", "plugins/s3"]
 
 
 def project(folder: str) -> dict:  # type: ignore[type-arg]
@@ -34,10 +34,11 @@ def test_plugins_move_in_step_with_the_core(folder: str) -> None:
 
 def test_core_extras_pin_the_same_version() -> None:
     extras = project("core")["optional-dependencies"]
-    for extra in ("sql", "redis", "dynamo", "all"):
+    for extra in ("sql", "redis", "dynamo", "s3", "all"):
         for requirement in map(Requirement, extras[extra]):
             assert str(requirement.specifier) == f"=={pkgcache.__version__}", requirement
-    assert {Requirement(r).name for r in extras["all"]} == {"pkgcache-sql", "pkgcache-redis", "pkgcache-dynamo"}
+    everything = {"pkgcache-sql", "pkgcache-redis", "pkgcache-dynamo", "pkgcache-s3"}
+    assert {Requirement(r).name for r in extras["all"]} == everything
 
 
 @pytest.mark.parametrize("folder", ["core", *PLUGINS])

@@ -71,8 +71,16 @@ def test_reads_after_reload_in_one_process(config: Path, monkeypatch: pytest.Mon
 
 
 def test_health_exit_codes(config: Path) -> None:
+    storage = config.parent / "storage"
     result = CliRunner().invoke(cli, ["health", "-c", str(config)])
-    assert (result.exit_code, result.output.strip()) == (0, "healthy: ok")
+    assert (result.exit_code, result.output.strip()) == (0, f"healthy: ok; storage: folder '{storage}' is readable")
+    storage.rename(config.parent / "moved")  # the volume went away: a reload would refuse it
+    result = CliRunner().invoke(cli, ["health", "-c", str(config)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"unhealthy: ok; storage: storage.dir '{storage}' cannot be read (No such file or directory): "
+        "check the path and that its volume is mounted"
+    )
 
 
 def test_config_errors_exit_1_without_traceback(tmp_path: Path) -> None:
@@ -102,3 +110,14 @@ def test_python_dash_m_runs_the_sample_storage(tmp_path: Path) -> None:
         [sys.executable, "-m", "pkgcache", "reload", "-c", str(config)], capture_output=True, text=True, check=True
     )
     assert "added 13," in out.stdout
+
+
+def test_starting_the_cli_imports_only_what_a_command_needs() -> None:
+    """The command line starts on click alone; pydantic, pluggy, stevedore and packaging come with a command."""
+    code = (
+        "import sys, pkgcache, pkgcache.cli; "
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'pydantic', 'pluggy', 'stevedore', 'packaging', 'sqlalchemy'})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

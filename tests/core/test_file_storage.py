@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from pkgcache import StorageUnavailable
 from pkgcache.file_storage import FileStorage
 from pkgcache.testing import make_package, write_sdist, write_wheel
 
@@ -59,8 +63,10 @@ def test_unreadable_files_are_reported_and_skipped(tmp_path: Path) -> None:
     assert names == ["ok"]
     reasons = {Path(x.path).name: x.reason for x in s.skipped}
     assert "cannot tell name and version" in reasons["README.txt"]
-    assert reasons["bad-1.0.tar.gz"].startswith("cannot read the archive")
-    assert reasons["ok-1.0-py3-none-any.whl.meta"].startswith("sidecar ignored")
+    assert reasons["bad-1.0.tar.gz"] == "cannot read the archive: not a gzip file"
+    [warning] = s.warnings
+    assert Path(warning.path).name == "ok-1.0-py3-none-any.whl"
+    assert "sidecar ignored, not valid JSON metadata" in warning.reason
 
 
 def test_upload_is_atomic_keeps_time_and_delete_tidies(tmp_path: Path) -> None:
@@ -75,5 +81,87 @@ def test_upload_is_atomic_keeps_time_and_delete_tidies(tmp_path: Path) -> None:
     assert s.load(package) is None and os.listdir(tmp_path) == []
 
 
-def test_missing_root_lists_nothing(tmp_path: Path) -> None:
-    assert list(storage(tmp_path / "absent").list()) == []
+def test_uploaded_files_get_the_mode_open_would_give(tmp_path: Path) -> None:
+    """Not mkstemp's 0600: a web server running as another user serves these files."""
+    s = storage(tmp_path)
+    package = make_package("mode", "1.0")
+    mask = os.umask(0o027)
+    try:
+        s.upload(package, b"content")
+    finally:
+        os.umask(mask)
+    path = tmp_path / "mode" / "1.0" / package.filename
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert path.with_name(package.filename + ".meta").stat().st_mode & 0o777 == 0o640
+
+
+def test_missing_root_is_unavailable_not_empty(tmp_path: Path) -> None:
+    with pytest.raises(
+        StorageUnavailable, match=r"storage\.dir '.*absent' cannot be read \(No such file or directory\)"
+    ):
+        storage(tmp_path / "absent").list()
+    assert storage(tmp_path / "absent").count_estimate() is None
+
+
+def test_upload_outlives_a_delete_that_removes_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two writers on one version: a delete empties and removes the folder between the
+    upload's mkdir (folder there) and pathlib's is_dir() check (folder gone). The upload
+    makes the folder again instead of failing with FileExistsError."""
+    s = storage(tmp_path)
+    s.upload(make_package("race", "1.0", filename="race-1.0.tar.gz"), b"first")
+    folder = tmp_path / "race" / "1.0"
+    real_is_dir = Path.is_dir
+    removed: list[Path] = []
+
+    def is_dir_after_a_delete(self: Path) -> bool:
+        if self == folder and not removed:
+            s.delete(make_package("race", "1.0", filename="race-1.0.tar.gz"))  # the other writer
+            removed.append(self)
+        return real_is_dir(self)
+
+    monkeypatch.setattr(Path, "is_dir", is_dir_after_a_delete)
+    s.upload(make_package("race", "1.0", filename="race-1.0-py3-none-any.whl"), b"second")
+    assert removed == [folder]
+    assert sorted(os.listdir(folder)) == ["race-1.0-py3-none-any.whl", "race-1.0-py3-none-any.whl.meta"]
+
+
+def test_upload_creates_the_missing_folder(tmp_path: Path) -> None:
+    s = storage(tmp_path / "new" / "store")
+    s.upload(make_package("first", "1.0"), b"x")
+    assert [p.filename for p in s.list()] == ["first-1.0.tar.gz"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and Unix sockets are POSIX")
+def test_sockets_and_fifos_are_never_opened(tmp_path: Path) -> None:
+    import socket
+
+    write_wheel(tmp_path, "ok", "1.0")
+    os.mkfifo(tmp_path / "pipe-1.0.tar.gz")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "sock-1.0.tar.gz"))
+        s = storage(tmp_path)
+        assert [p.name for p in s.list()] == ["ok"]
+    assert sorted((Path(x.path).name, x.reason) for x in s.skipped) == [
+        ("pipe-1.0.tar.gz", "not a regular file (FIFO): not read"),
+        ("sock-1.0.tar.gz", "not a regular file (socket): not read"),
+    ]
+
+
+@pytest.mark.parametrize("where", ["loop", "proj/loop", "proj/1.0/loop"], ids=["depth-1", "depth-2", "depth-3"])
+def test_a_bind_mount_loop_ends_the_walk(tmp_path: Path, where: str) -> None:
+    """A folder that is its own ancestor (a bind mount of the storage inside itself) is cut,
+    at whatever depth: the listing ends, and it holds the storage's file."""
+    root = tmp_path / "store"
+    s = storage(root)
+    s.upload(make_package("proj", "1.0", filename="proj-1.0.tar.gz"), b"x")
+    mount_point = root / where
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "--bind", str(root), str(mount_point)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"bind mounts need root and a mount namespace: {done.stderr.strip()}")
+    try:
+        listed = [p.filename for p in s.list()]
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+    assert set(listed) == {"proj-1.0.tar.gz"}
+    assert len(listed) <= 4  # the loop's copies, each under the same name, until the cut

@@ -78,15 +78,3 @@ def test_validation_hook_adds_problems_with_location(tmp_path: Path) -> None:
         load_settings(config, environ={})
     assert str(info.value) == f"{config}:3: storage.dir: must not be under /tmp: it is wiped on reboot"
     assert load_settings({"pypi.db": "memory", "storage.dir": "/srv"}, environ={}).backend == "memory"
-
-
-def test_a_broken_plugin_is_left_out(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    from importlib.metadata import EntryPoint
-
-    from pkgcache import _hooks
-
-    broken = EntryPoint("broken", "no_such_module_xyz", _hooks.HOOKS_GROUP)
-    monkeypatch.setattr(_hooks, "entry_points", lambda group: [broken])
-    pm = new_plugin_manager()
-    assert pm.get_plugins() == set()
-    assert "hook plugin 'broken'" in caplog.text

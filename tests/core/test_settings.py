@@ -96,3 +96,28 @@ def test_json_schema_lists_prefixed_keys() -> None:
     )
     assert schema["properties"]["db.port"]["maximum"] == 65535
     assert "db.url" in schema["required"]
+
+
+def test_old_import_path_of_the_base_classes_still_works() -> None:
+    import pkgcache
+    from pkgcache._models import BackendSettings, SecretUrl, StorageSettings, mask_url
+
+    assert (BackendSettings, StorageSettings, SecretUrl, mask_url) == (
+        pkgcache.BackendSettings,
+        pkgcache.StorageSettings,
+        pkgcache.SecretUrl,
+        pkgcache.mask_url,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://alice:pa/ss#1?x@h:5432/db", "postgresql://alice:***@h:5432/db"),
+        ("redis://:p@ss@h:6379/0", "redis://:***@h:6379/0"),
+        ("sqlite:////srv/a@b:c.db", "sqlite:////srv/a@b:c.db"),
+        ("redis://user@h/0", "redis://user@h/0"),
+    ],
+)
+def test_mask_url_hides_raw_reserved_characters(url: str, masked: str) -> None:
+    assert mask_url(url) == masked

@@ -8,6 +8,7 @@ path); each good file must validate with exit code 0.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,17 @@ def test_missing_file_is_one_line_and_exit_1(runner: CliRunner) -> None:
 
 
 def test_no_file_is_a_usage_error(runner: CliRunner) -> None:
-    assert runner.invoke(cli, ["validate"]).exit_code == 2
+    result = runner.invoke(cli, ["validate"])
+    assert result.exit_code == 2
+    assert "give the config files to check" in result.output
+
+
+def test_validate_takes_c_as_the_other_commands_do(runner: CliRunner) -> None:
+    """``-c FILE`` as for reload or list; files given both ways are all checked."""
+    result = runner.invoke(cli, ["validate", "-c", str(GOOD[0]), "--config", "unknown-key.ini", str(GOOD[1])])
+    assert result.exit_code == 1
+    assert result.output.count(": ok (backend") == 2
+    assert "unknown-key.ini" in result.output
 
 
 def test_here_is_the_config_folder(tmp_path: Path) -> None:
@@ -81,3 +92,21 @@ def test_here_is_the_config_folder(tmp_path: Path) -> None:
     config = tmp_path / "pypi.ini"
     config.write_text("[app:main]\npypi.db = memory\nstorage.dir = %(here)s/packages\n")
     assert load_settings(config, environ={}).storage.dir == tmp_path / "packages"  # type: ignore[attr-defined]
+
+
+MALFORMED = [p for p in BAD if any("malformed" in line for line in expectations(p))]
+
+
+@pytest.mark.parametrize("path", MALFORMED, ids=[p.name for p in MALFORMED])
+def test_a_malformed_file_is_one_line_with_its_line_number(runner: CliRunner, path: Path) -> None:
+    result = runner.invoke(cli, ["validate", path.name])
+    assert result.exit_code == 1
+    (line,) = result.output.splitlines()
+    assert re.match(rf"{re.escape(path.name)}:\d+: malformed (INI|TOML) file: ", line), line
+
+
+def test_interpolation_errors_never_echo_the_value(runner: CliRunner) -> None:
+    for fmt in ("text", "json"):
+        result = runner.invoke(cli, ["validate", "--format", fmt, "interpolation-percent.ini"])
+        assert result.exit_code == 1
+        assert "p%40ss" not in result.output and "40ss" not in result.output

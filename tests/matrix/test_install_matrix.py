@@ -30,13 +30,14 @@ pytestmark = pytest.mark.matrix
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "examples" / "storage"
 DRIVERS = {"sql": "sqlalchemy", "redis": "redis", "dynamo": "boto3"}
+STORAGES = {"s3": "boto3"}
 COMBOS = {"core": [], "sql": ["sql"], "redis": ["redis"], "dynamo": ["dynamo"], "all": ["sql", "redis", "dynamo"]}
 
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
-    folders = [ROOT / "core", *(ROOT / "plugins" / b for b in DRIVERS)]
+    folders = [ROOT / "core", *(ROOT / "plugins" / b for b in [*DRIVERS, *STORAGES])]
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(dist), *map(str, folders)],
         check=True,
@@ -109,6 +110,13 @@ def test_install_only_what_you_need(combo: str, wheels: Path, venv_tmp: Path, mo
         assert result.returncode == 1
         assert f"backend '{absent}' is not installed: pip install pkgcache-{absent}" in result.stderr
 
+    if "s3" not in backends:
+        config = venv_tmp / "absent-s3.ini"
+        config.write_text("[app:main]\npypi.db = memory\npypi.storage = s3\nstorage.bucket = b-1\n")
+        result = pkgcache(python, "validate", str(config), cwd=venv_tmp)
+        assert result.returncode == 1
+        assert "storage 's3' is not installed: pip install pkgcache-s3" in result.stderr
+
     for backend in backends:
         config = smoke_config(backend, venv_tmp, moto_port)
         assert pkgcache(python, "validate", config, cwd=venv_tmp).returncode == 0
@@ -117,3 +125,35 @@ def test_install_only_what_you_need(combo: str, wheels: Path, venv_tmp: Path, mo
         assert "added 13," in reload.stdout
         summary = pkgcache(python, "summary", "-c", config, "--format", "json", cwd=venv_tmp)
         assert [row["name"] for row in json.loads(summary.stdout)][:2] == ["annotated-types", "idna"]
+
+
+def test_s3_storage_installs_alone(wheels: Path, venv_tmp: Path, moto_port: int) -> None:
+    from pkgcache.file_storage import FileStorage
+    from tests.s3.conftest import make_storage, s3_config
+
+    python = venv_with(venv_tmp, wheels, ["s3"])
+    listed = json.loads(pkgcache(python, "backends", "--check", "--format", "json", cwd=venv_tmp).stdout)
+    assert {r["name"] for r in listed if r["kind"] == "storage" and r["status"] == "installed"} == {"file", "s3"}
+    assert {r["name"] for r in listed if r["kind"] == "backend" and r["status"] == "installed"} == {"memory"}
+
+    bucket = f"matrix-{uuid.uuid4().hex[:8]}"
+    target = make_storage(moto_port, bucket)
+    target.client.create_bucket(Bucket=bucket)
+    source = FileStorage(FileStorage.Settings(dir=SAMPLE))
+    for package in source.list():
+        with source.open(package) as handle:
+            target.upload(package, handle)
+    keys = {"pypi.db": "sql", "db.url": f"sqlite:///{venv_tmp}/cache.db", **s3_config(moto_port, bucket)}
+    config = venv_tmp / "s3.ini"
+    config.write_text("[app:main]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items()))
+    result = pkgcache(python, "validate", str(config), cwd=venv_tmp)
+    assert result.returncode == 1 and "backend 'sql' is not installed: pip install pkgcache-sql" in result.stderr
+    config.write_text(
+        config.read_text()
+        .replace("pypi.db = sql", "pypi.db = memory")
+        .replace(f"db.url = sqlite:///{venv_tmp}/cache.db\n", "")
+    )
+    assert pkgcache(python, "validate", str(config), cwd=venv_tmp).returncode == 0
+    reload = pkgcache(python, "reload", "-c", str(config), cwd=venv_tmp)
+    assert reload.returncode == 0, reload.stderr
+    assert "added 13," in reload.stdout

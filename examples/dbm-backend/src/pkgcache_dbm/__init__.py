@@ -1,8 +1,9 @@
 """An example third-party backend: pkgcache on the standard library's ``dbm``.
 
 One file, no server: handy for a laptop or a CI job. It shows everything a
-backend needs: a ``Settings`` model, the six primitives, and registration
-through the ``pkgcache.backends`` entry point (see ``pyproject.toml``).
+backend needs: a ``Settings`` model, the six primitives, a ``_replace_all``
+that readers never see half done, and registration through the
+``pkgcache.backends`` entry point (see ``pyproject.toml``).
 
 Layout in the database: ``file:<filename>`` holds the package as JSON;
 ``project:<name>`` holds the JSON list of its filenames. ``dbm`` is not safe
@@ -107,6 +108,11 @@ class DbmCache(Cache):
         with self._lock:
             for key in list(self._db.keys()):
                 del self._db[key]
+
+    def _replace_all(self, packages: Sequence[Package]) -> None:
+        with self._lock:  # one step for the readers of this object, the only ones dbm allows
+            self._clear_all()
+            self._save_many(packages)
 
     def _iter_packages(self) -> Iterator[Package]:
         with self._lock:
