@@ -14,7 +14,18 @@ from sqlalchemy import Index, MetaData, Table, create_engine
 
 from pkgcache.package import Package
 
-COLUMNS = ("filename", "name", "version", "sort_key", "last_modified", "summary", "summary_folded", "data")
+COLUMNS = (
+    "filename",
+    "name",
+    "version",
+    "sort_key",
+    "last_modified",
+    "summary",
+    "summary_folded",
+    "data",
+    "name_folded",
+    "token",
+)
 
 
 def rows_of(packages: Sequence[Package]) -> list[tuple[Any, ...]]:
@@ -28,6 +39,8 @@ def rows_of(packages: Sequence[Package]) -> list[tuple[Any, ...]]:
             p.summary,
             (p.summary or "").casefold(),
             p.data_json(),
+            p.name.casefold(),
+            p.token,
         )
         for p in packages
     ]
@@ -104,7 +117,7 @@ def dynamo_raw_insert(db: Any, packages: Sequence[Package]) -> float:
     """boto3 ``batch_write_item`` of the same items, 25 a request, into a fresh table."""
     import boto3
 
-    from pkgcache_dynamo.cache import _item
+    from pkgcache_dynamo._items import package_item as _item
 
     secret = db.secret_key.get_secret_value() if db.secret_key else None
     session = boto3.session.Session(db.access_key, secret, region_name=db.region or "us-east-1")

@@ -17,7 +17,8 @@ SUMMARIES = ["Ünïcode tools ✓", "A 🐍 helper", "データ処理", "plain a
 
 def build(root: Path, projects: int, files: int, big: int) -> Path:
     path = root / f"storage-{projects}x{files}+{big}"
-    done = path / ".complete"
+    done = root / f"{path.name}.complete"  # beside the storage: pypicloud's listing reads every file inside
+    (path / ".complete").unlink(missing_ok=True)  # where earlier versions of this script put it
     if done.exists():
         return path
     rng = random.Random(7)
