@@ -96,15 +96,16 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             capture_output=True,
             timeout=60,
         )
-        for _ in range(200):
-            info = subprocess.run(
-                ["redis-cli", "-p", str(nodes[0].port), "cluster", "info"], capture_output=True, text=True
-            )
-            if "cluster_state:ok" in info.stdout:
+        for _ in range(300):  # every node, not only the first: a lagging one answers CLUSTERDOWN
+            infos = [
+                subprocess.run(["redis-cli", "-p", str(n.port), "cluster", "info"], capture_output=True, text=True)
+                for n in nodes
+            ]
+            if all("cluster_state:ok" in i.stdout and "cluster_slots_ok:16384" in i.stdout for i in infos):
                 break
             time.sleep(0.1)
         else:
-            raise RuntimeError("the test cluster did not reach cluster_state:ok")
+            raise RuntimeError("the test cluster did not reach cluster_state:ok on every node")
         yield f"redis://127.0.0.1:{nodes[0].port}/0"
     finally:
         for node in nodes:
