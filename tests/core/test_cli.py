@@ -92,6 +92,27 @@ def test_config_errors_exit_1_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_without_a_config_the_error_says_how_to_give_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith(("PKGCACHE_", "PPC_")):
+            monkeypatch.delenv(name)
+    result = CliRunner().invoke(cli, ["list"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "note: no config file given: pass -c FILE or set PKGCACHE_CONFIG"
+    given = Path(__file__).parent / "configs" / "bad" / "bad-bool.ini"
+    assert given.exists()
+    assert "no config file given" not in CliRunner().invoke(cli, ["list", "-c", str(given)]).stderr
+
+
+def test_an_empty_cache_is_said_on_stderr_only(config: Path) -> None:
+    for command in ("list", "summary"):
+        result = CliRunner().invoke(cli, [command, "-c", str(config)])  # memory: empty in a new process
+        assert (result.exit_code, result.stdout) == (0, "")
+        assert result.stderr == "note: the cache is empty: `pkgcache reload` fills it from the storage\n"
+        as_json = CliRunner().invoke(cli, [command, "-c", str(config), "--format", "json"])
+        assert (json.loads(as_json.stdout), as_json.stderr) == ([], "")
+
+
 def test_usage_error_exit_2() -> None:
     assert CliRunner().invoke(cli, ["reload", "--no-such-flag"]).exit_code == 2
 

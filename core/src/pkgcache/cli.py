@@ -1,8 +1,9 @@
 """The ``pkgcache`` command line.
 
 Exit codes: 0 success, 1 failure (invalid config, unhealthy or unreachable
-backend, missing file), 2 usage error. Errors are one line each on stderr,
-never a traceback; data commands take ``--format json``.
+backend, missing file), 2 usage error. Errors are one line each on stderr
+(a usage error adds Click's usage and help lines), never a traceback; data
+commands take ``--format json``.
 """
 
 from __future__ import annotations
@@ -52,13 +53,19 @@ def _emit_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
 
 
+#: the last line when settings from the environment alone were not enough: the
+#: likelier cause is a forgotten ``-c`` than a missing environment variable
+NO_CONFIG_HINT = "note: no config file given: pass -c FILE or set PKGCACHE_CONFIG"
+
+
 @contextmanager
-def _errors() -> Iterator[None]:
+def _errors(config_given: bool = True) -> Iterator[None]:
     """Turn our own errors into exit code 1 and a clean message."""
     try:
         yield
     except ConfigError as err:
-        raise Failure("\n".join(f"error: {p}" for p in err.problems)) from err
+        lines = [f"error: {p}" for p in err.problems] + ([] if config_given else [NO_CONFIG_HINT])
+        raise Failure("\n".join(lines)) from err
     except PkgcacheError as err:
         raise Failure(f"error: {err}") from err
 
@@ -67,8 +74,15 @@ def _errors() -> Iterator[None]:
 def _cache(config: str | None) -> Iterator[Any]:
     from ._api import load_cache
 
-    with _errors(), load_cache(config) as cache:
+    with _errors(config_given=config is not None), load_cache(config) as cache:
         yield cache
+
+
+def _note_if_empty(found: object, fmt: str) -> None:
+    """An empty answer from an empty cache is most often a cache never filled: say so,
+    on stderr, so that scripts reading stdout see the same empty output."""
+    if not found and fmt == "text":
+        click.echo("note: the cache is empty: `pkgcache reload` fills it from the storage", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -222,6 +236,7 @@ def list_(config: str | None, fmt: str) -> None:
     """List the project names."""
     with _cache(config) as cache:
         names = cache.distinct()
+    _note_if_empty(names, fmt)
     if fmt == "json":
         _emit_json(names)
     else:
@@ -278,6 +293,7 @@ def summary(config: str | None, fmt: str) -> None:
     """One line per project: name, newest upload time, summary of the highest version."""
     with _cache(config) as cache:
         rows = cache.summary()
+    _note_if_empty(rows, fmt)
     if fmt == "json":
         _emit_json(rows)
     else:

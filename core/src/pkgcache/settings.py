@@ -111,9 +111,23 @@ class Settings:
         return f"Settings(backend={self.backend!r}, db={self.db!r}, storage={self.storage_name!r}, {self.storage!r})"
 
 
+#: what to write instead, for pydantic's errors about a value's type: its own
+#: message says what is wrong, not what would be right
+_REMEDIES = {
+    "bool_parsing": "write true or false (also yes/no, on/off, 1/0)",
+    "bool_type": "write true or false (also yes/no, on/off, 1/0)",
+    "int_parsing": "write a whole number, such as 10",
+    "int_type": "write a whole number, such as 10",
+    "int_from_float": "write a whole number, such as 10",
+    "float_parsing": "write a number, such as 2.5",
+    "float_type": "write a number, such as 2.5",
+}
+
+
 def _message(error: Mapping[str, Any]) -> str:
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    remedy = _REMEDIES.get(str(error["type"]))
+    return f"{message}: {remedy}" if remedy else message
 
 
 def _known_keys(model: type[BaseModel]) -> list[str]:
