@@ -22,6 +22,15 @@ from .conftest import MARIADB_URL, POSTGRES_URL, require
 from .test_sql_backend import sql_cache
 
 
+def test_sqlite_file_in_a_missing_folder_says_to_check_the_folder(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/no-such-folder/c.db"
+    with pytest.raises(CacheUnavailable) as info, sql_cache(url, tmp_path) as cache:
+        cache.distinct()
+    assert str(info.value).startswith(f"sql backend cannot open the SQLite database {url}: ")
+    assert str(info.value).endswith(": check that its folder exists and is writable")
+    assert not (tmp_path / "no-such-folder").exists()
+
+
 def test_sqlite_full_database_is_cache_full_and_loses_nothing(tmp_path: Path) -> None:
     with sql_cache(f"sqlite:///{tmp_path}/c.db", tmp_path) as cache:
         cache.save(make_package("kept", "1"))

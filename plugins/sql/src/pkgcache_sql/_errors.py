@@ -72,6 +72,11 @@ def classify(err: Exception, address: str, attempts: int = 1) -> PkgcacheError |
         return InvalidPackage(f"sql backend at {address} cannot store a value longer than its column allows: {line}")
     if kind == "pg" and code == "57014":
         return CacheUnavailable(f"sql backend at {address} timed out: {line}")
+    if code == "SQLITE_CANTOPEN" or line == "unable to open database file":  # a local file: say what to check
+        return CacheUnavailable(
+            f"sql backend cannot open the SQLite database {address}: {line}: "
+            "check that its folder exists and is writable"
+        )
     if isinstance(err, (OperationalError, InterfaceError)) or err.connection_invalidated:
         return CacheUnavailable(f"sql backend cannot reach {address}: {line}")
     return None
