@@ -204,6 +204,36 @@ class Cache(abc.ABC):
         self.distinct()
         return True, "ok"
 
+    # -- change markers: what an index server validates its pages with ----------
+    def project_token(self, name: str) -> str | None:
+        """An opaque marker of project ``name`` (normalized first) that changes whenever
+        any of its files is saved, replaced or cleared; None when it has no file.
+
+        An index server answers ``If-None-Match`` with it and keys its page cache
+        on it, so it must be cheap (one small read) and must change on a delete
+        or a re-upload with the same time, which the newest time alone misses.
+        Equal markers mean equal ``all(name)``. The default digests ``all(name)``:
+        right but not cheap; a backend overrides it with a stored marker.
+        """
+        packages = self.all(name)
+        if not packages:
+            return None
+        digest = hashlib.blake2b(digest_size=16)
+        for package in packages:
+            digest.update(package.data_json().encode())
+            digest.update(f"\0{package.filename}\0{package.version}\0{package.summary}\0".encode())
+            digest.update(f"{package.last_modified.isoformat()}\0{package.token}\n".encode())
+        return digest.hexdigest()
+
+    def index_token(self) -> str:
+        """An opaque marker of the project list that changes whenever a project
+        appears or vanishes (what ``/simple/`` shows). The default digests
+        ``distinct()``; a backend overrides it with a stored marker."""
+        digest = hashlib.blake2b(digest_size=16)
+        for name in self.distinct():
+            digest.update(name.encode() + b"\n")
+        return digest.hexdigest()
+
     # -- reads with generic fallbacks ------------------------------------
     def summary(self) -> list[dict[str, Any]]:
         """Per project, sorted by name: ``name``, ``summary`` of the highest version,

@@ -85,7 +85,48 @@ def _note_if_empty(found: object, fmt: str) -> None:
         click.echo("note: the cache is empty: `pkgcache reload` fills it from the storage", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: the entry point group through which other distributions add commands
+COMMANDS_GROUP = "pkgcache.commands"
+#: commands we know of that another distribution brings: name -> that distribution
+KNOWN_COMMANDS = {"serve": "pkgcache-server"}
+
+
+class PluginGroup(click.Group):
+    """The built-in commands plus those other distributions declare in the entry point
+    group ``pkgcache.commands`` (name -> a ``click.Command``). A plugin command is
+    imported only when it runs, so ``pkgcache validate`` never pays for a web server;
+    a known one that is not installed says which distribution to install."""
+
+    @staticmethod
+    def _entry_points() -> dict[str, Any]:
+        from importlib.metadata import entry_points
+
+        return {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._entry_points()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        ep = self._entry_points().get(cmd_name)
+        if ep is None:
+            if cmd_name in KNOWN_COMMANDS:
+                raise click.UsageError(
+                    f"command {cmd_name!r} is not installed: pip install {KNOWN_COMMANDS[cmd_name]}", ctx
+                )
+            return None
+        try:
+            loaded = ep.load()
+        except Exception as err:
+            raise click.ClickException(f"command {cmd_name!r} ({ep.value}) cannot be imported: {err}") from err
+        if not isinstance(loaded, click.Command):
+            raise click.ClickException(f"command {cmd_name!r} ({ep.value}) is not a click command")
+        return loaded
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pkgcache")
 def cli() -> None:
     """The metadata cache of a private Python package index."""
