@@ -45,6 +45,14 @@ def test_invalid_fields_are_named(field: str, args: tuple[str, str, str]) -> Non
         Package(*args)
 
 
+#: numbers from the whole domain: small ones (so that equal parts occur), any size, and
+#: round numbers around the 25-digit border where the key switches its length prefix
+NUMBERS = (
+    st.integers(0, 12)
+    | st.integers(0, 10**60)
+    | st.builds(lambda digit, zeros: digit * 10**zeros, st.integers(1, 9), st.integers(20, 40))
+)
+
 VERSIONS = st.builds(
     lambda epoch, release, pre, post, dev, local: (
         (f"{epoch}!" if epoch else "")
@@ -54,13 +62,19 @@ VERSIONS = st.builds(
         + (f".dev{dev}" if dev is not None else "")
         + (f"+{'.'.join(local)}" if local else "")
     ),
-    st.integers(0, 2),
-    st.lists(st.integers(0, 12), min_size=1, max_size=4),
-    st.none() | st.tuples(st.sampled_from(["a", "b", "rc"]), st.integers(0, 3)),
-    st.none() | st.integers(0, 3),
-    st.none() | st.integers(0, 3),
-    st.lists(st.sampled_from(["0", "7", "12", "abc", "z", "ubuntu"]), max_size=3),
+    NUMBERS,
+    st.lists(NUMBERS, min_size=1, max_size=4),
+    st.none() | st.tuples(st.sampled_from(["a", "b", "rc"]), NUMBERS),
+    st.none() | NUMBERS,
+    st.none() | NUMBERS,
+    st.lists(st.sampled_from(["0", "7", "12", "abc", "z", "ubuntu"]) | NUMBERS.map(str), max_size=3),
 )
+
+
+def test_release_numbers_past_25_digits_keep_their_order() -> None:
+    low, high = "9" + "0" * 25, "1" + "0" * 26
+    assert Version(high) > Version(low)
+    assert version_key(high) > version_key(low)
 
 
 @given(VERSIONS, VERSIONS)

@@ -12,7 +12,8 @@ or "C" collation sorts it the same way. The encoding mirrors the tuple that
 local), each field written so that concatenation keeps tuple order:
 
 * a number ``n`` is one letter giving its digit count (``a`` = 1 digit) then
-  its digits, so ``b10`` > ``a9``;
+  its digits, so ``b10`` > ``a9``; past 25 digits, ``z`` then the digit count
+  written the same way, then the digits;
 * "minus infinity" is ``1``, "plus infinity" is ``9`` and a present value
   starts with ``5``; the end of a variable-length part is ``0``.
 """
@@ -24,13 +25,15 @@ from functools import lru_cache
 from packaging.version import InvalidVersion, Version
 
 _PRE_LETTER = {"a": "a", "b": "b", "rc": "c"}
-_MAX_DIGITS = 25  # "z" marks longer numbers; real versions never reach it
+_MAX_DIGITS = 25  # "a" to "y": 1 to 25 digits; "z" marks longer numbers
 
 
 def _num(n: int) -> str:
     digits = str(n)
     if len(digits) > _MAX_DIGITS:
-        return "z" + digits
+        # "z", then the digit count written the same way, so that a longer number
+        # still sorts higher: z b26 1000... > z b26 9000... is wrong, z b27 > z b26 is right
+        return "z" + _num(len(digits)) + digits
     return chr(ord("a") + len(digits) - 1) + digits
 
 

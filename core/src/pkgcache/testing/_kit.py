@@ -207,6 +207,7 @@ class CacheConformance(ReloadSafety, IncrementalReload):
             "1.0", "1.0.0.0", "1.0.post1", "1.0a1", "1.0b2", "1.0rc1", "1.0.dev3", "1.0a1.dev1",
             "1.0+local.7", "1.0+abc", "1.0+abc.1", "2!0.1", "0.9", "1.10", "1.9", "10.0",
             "not-a-version", "banana", "1.0-foo-bar", "2024.01.15", "1.0.post1.dev2",
+            "9" + "0" * 25, "1" + "0" * 26, "1.0.post" + "9" * 30, "1.0.post1" + "0" * 30,
         ]  # fmt: skip
         packages = [make_package("o", v, filename=f"o-{i}-{v}.tar.gz") for i, v in enumerate(versions)]
         random.Random(4).shuffle(packages)
