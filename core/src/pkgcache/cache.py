@@ -24,6 +24,7 @@ shared rule :func:`pkgcache.rules.sort_packages` does it in Python; a database c
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 import tempfile
 import threading
@@ -39,7 +40,7 @@ from ._metadata import parse_filename
 from ._models import BackendSettings
 from ._reload import Guard, Progress, ReloadResult, graceful_reload, plain_reload
 from .exceptions import PackageExists
-from .package import Package, check_identity
+from .package import Package, can_be_stored, check_identity, is_key
 from .rules import (
     best_and_newest,
     check_search_args,
@@ -80,11 +81,35 @@ def _hashed(data: bytes | BinaryIO) -> tuple[bytes | IO[bytes], str, str]:
     return spool, sha.hexdigest(), md5.hexdigest()
 
 
+def _keys_only(method: Callable[[Any, str], Any], missing: object) -> Callable[[Any, str], Any]:
+    """``method`` answering ``missing`` for a key that no cache can hold (a NUL, a lone
+    surrogate from a non-UTF-8 argument, surrounding spaces): every backend then
+    answers alike, where a database would raise or compare loosely."""
+
+    @functools.wraps(method)
+    def guarded(self: Any, key: str) -> Any:
+        if not is_key(key):
+            return list(missing) if isinstance(missing, list) else missing
+        return method(self, key)
+
+    guarded.__keys_only__ = True  # type: ignore[attr-defined]
+    return guarded
+
+
 class Cache(abc.ABC):
     """Base class of every backend; see the module docstring for what to implement."""
 
     #: the backend's settings model (the ``db.*`` keys without ``db.``)
     Settings: ClassVar[type[BackendSettings]] = BackendSettings
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give every backend's ``fetch`` and ``all`` the one rule for keys that cannot
+        be stored (:func:`~pkgcache.package.is_key`), so that no backend needs its own."""
+        super().__init_subclass__(**kwargs)
+        for name, missing in (("fetch", None), ("all", [])):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__keys_only__", False):
+                setattr(cls, name, _keys_only(method, missing))
 
     def __init__(
         self,
@@ -253,7 +278,12 @@ class Cache(abc.ABC):
         ``*``, ``\\``) literal; ``query_type`` "and" needs every term to
         match, "or" any.
         """
-        return self._search(check_search_args(criteria, query_type), query_type)
+        terms = check_search_args(criteria, query_type)
+        # a term no stored text can hold (a NUL, a lone surrogate) matches nothing
+        kept = {field: [t for t in found if can_be_stored(t)] for field, found in terms.items()}
+        if kept != terms and (query_type == "and" or not any(kept.values())):
+            return []
+        return self._search(kept, query_type)
 
     def _search(self, terms: dict[str, list[str]], query_type: str) -> list[Package]:
         """What ``search`` answers, its arguments already checked: ``terms`` holds the

@@ -29,7 +29,9 @@ __all__ = [
     "MAX_IDENTITY_CHARS",
     "MAX_SUMMARY_CHARS",
     "Package",
+    "can_be_stored",
     "check_identity",
+    "is_key",
     "normalize_name",
     "to_utc",
 ]
@@ -70,17 +72,25 @@ def check_identity(name: object, version: object, filename: object) -> None:
     that whatever upload accepts a reload finds again.
 
     Each must be a printable string (no NUL, control character or lone
-    surrogate) of at most 255 characters, neither blank nor starting with
-    ``.`` (hidden files are temporary uploads), holding no ``/`` or ``\\``;
+    surrogate) of at most 255 characters as stored (the name once
+    normalized: ``İ`` lowercases to two characters), neither blank nor
+    starting with ``.`` (hidden files are temporary uploads) nor starting or
+    ending with white space (MySQL's collations ignore trailing spaces, so
+    ``foo`` and ``foo `` could not be told apart), holding no ``/`` or ``\\``;
     a version is ASCII; a filename does not end with ``.meta``.
     """
     for field, value in (("name", name), ("version", version), ("filename", filename)):
         if not isinstance(value, str) or not value.strip():
             raise InvalidPackage(f"Package {field} must be a non-empty string, got {value!r}")
-        if len(value) > MAX_IDENTITY_CHARS:
+        stored = normalize_name(value) if field == "name" else value
+        if len(stored) > MAX_IDENTITY_CHARS:
+            as_stored = " once normalized" if stored is not value and len(value) <= MAX_IDENTITY_CHARS else ""
             raise InvalidPackage(
-                f"Package {field} {value[:40]!r}... is {len(value)} characters, over the limit of {MAX_IDENTITY_CHARS}"
+                f"Package {field} {value[:40]!r}... is {len(stored)} characters{as_stored}, "
+                f"over the limit of {MAX_IDENTITY_CHARS}"
             )
+        if value != value.strip():
+            raise InvalidPackage(f"Package {field} {value!r} starts or ends with white space; remove it")
         if not value.isprintable():
             raise InvalidPackage(
                 f"Package {field} {value!r} holds a NUL, control or non-UTF-8 character; use printable text"
@@ -94,6 +104,30 @@ def check_identity(name: object, version: object, filename: object) -> None:
         raise InvalidPackage(
             f"Package filename {filename!r} must not end with {SIDECAR_SUFFIX!r}: that names a sidecar"
         )
+
+
+def can_be_stored(text: str) -> bool:
+    """True when ``text`` could be part of a stored value: no NUL and no lone
+    surrogate (a non-UTF-8 command line argument arrives as one). Stored text
+    never holds either (:func:`clean_text`), so a search term that does matches
+    nothing, on every backend alike, instead of reaching a database that would
+    choke on it."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_key(value: object) -> bool:
+    """True when ``value`` could be a stored name or filename (:func:`check_identity`'s
+    character rules): a key that could not be stored is in no cache, so ``fetch``
+    and ``all`` answer None and ``[]`` without asking the backend."""
+    return isinstance(value, str) and value.isprintable() and value == value.strip() and bool(value)
 
 
 def clean_text(text: str) -> str:

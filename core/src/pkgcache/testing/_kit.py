@@ -37,6 +37,7 @@ from ._incremental import IncrementalReload
 from ._overlap import ReloadGate, Timeline, assert_one_reloaded_while_others_called, busy_switching, run_threads
 from ._reload_safety import ReloadSafety
 from ._stateful import run_stateful_comparison
+from ._values import KeysAndValues
 from ._writers import expected_rows, run_two_writers
 
 __all__ = ["CacheConformance"]
@@ -63,7 +64,7 @@ def _dicts(packages: list[Package]) -> list[dict[str, Any]]:
     return [p.to_dict() for p in packages]
 
 
-class CacheConformance(ReloadSafety, IncrementalReload):
+class CacheConformance(ReloadSafety, IncrementalReload, KeysAndValues):
     """Subclass and implement :meth:`cache_config`; every ``test_*`` is a contract line."""
 
     #: plain reload is one atomic switch: readers see the old or the new contents, never

@@ -28,7 +28,9 @@ Releases before schema version 2 filled staging tables named
 :data:`LEFTOVER_TABLE` matches what a killed one of those left behind.
 
 Text that is compared or sorted uses a binary collation on every database
-(``C`` on PostgreSQL, ``utf8mb4_bin`` on MySQL; SQLite's default), so that
+(``C`` on PostgreSQL, ``utf8mb4_nopad_bin`` on MariaDB and
+``utf8mb4_0900_bin`` on MySQL 8, which unlike ``utf8mb4_bin`` do not ignore
+trailing spaces; SQLite's default), so that keys compare byte for byte and
 the order is code-point order, the same as Python's.
 """
 
@@ -78,7 +80,22 @@ class _OnMySQL(TypeDecorator[Any]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         from sqlalchemy.dialects import mysql  # imported already: the engine's own dialect
 
-        return dialect.type_descriptor(getattr(mysql, self.make)(**dict(self.kwargs)))
+        kwargs = dict(self.kwargs)
+        collation = kwargs.get("collation")
+        if collation == "utf8mb4_bin":
+            kwargs["collation"] = _no_pad_collation(dialect)
+        return dialect.type_descriptor(getattr(mysql, self.make)(**kwargs))
+
+
+def _no_pad_collation(dialect: Dialect) -> str:
+    """The binary utf8mb4 collation that does not ignore trailing spaces: ``utf8mb4_bin``
+    is PAD SPACE (``'foo' = 'foo '``); MariaDB 10.2+ has ``utf8mb4_nopad_bin`` and
+    MySQL 8 ``utf8mb4_0900_bin``. Older servers keep ``utf8mb4_bin``, where the
+    identity rule (no key ends with a space) still keeps keys apart."""
+    version = getattr(dialect, "server_version_info", None) or ()
+    if getattr(dialect, "is_mariadb", False):
+        return "utf8mb4_nopad_bin" if version >= (10, 2) else "utf8mb4_bin"
+    return "utf8mb4_0900_bin" if version >= (8, 0) else "utf8mb4_bin"
 
 
 class _MySQLString(_OnMySQL):
