@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ._hooks import new_plugin_manager
     from ._plugin_settings import BackendSettings, StorageSettings
     from ._reload import ReloadResult
-    from ._secrets import SecretUrl, mask_url
+    from ._secrets import SecretUrl, mask_url, scrub, url_secrets
     from .cache import Cache, sort_packages, summarize
     from .hookspecs import hookimpl
     from .package import Package, normalize_name
@@ -49,6 +49,8 @@ _LAZY = {
     "ReloadResult": "._reload",
     "SecretUrl": "._secrets",
     "mask_url": "._secrets",
+    "scrub": "._secrets",
+    "url_secrets": "._secrets",
     "Cache": ".cache",
     "sort_packages": ".cache",
     "summarize": ".cache",
@@ -105,6 +107,8 @@ __all__ = [
     "mask_url",
     "new_plugin_manager",
     "normalize_name",
+    "scrub",
     "sort_packages",
     "summarize",
+    "url_secrets",
 ]

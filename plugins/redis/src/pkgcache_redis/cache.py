@@ -72,7 +72,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -81,7 +80,18 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisClusterExcept
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from pkgcache import Cache, CacheError, CacheFull, CacheUnavailable, Package, Storage, mask_url, normalize_name
+from pkgcache import (
+    Cache,
+    CacheError,
+    CacheFull,
+    CacheUnavailable,
+    Package,
+    Storage,
+    mask_url,
+    normalize_name,
+    scrub,
+    url_secrets,
+)
 from pkgcache._lease import LeaseOps, hold_lease
 from pkgcache.rules import search_packages
 
@@ -158,7 +168,7 @@ class RedisCache(Cache):
         super().__init__(settings, storage, **kwargs)
         raw = settings.url.get_secret_value()
         self._address = mask_url(raw)
-        self._password = urlsplit(raw).password
+        self._secrets = url_secrets(raw)
         self.prefix = settings.prefix
         index = f"{self.prefix}{{{INDEX_TAG}}}"
         self.index_key = f"{index}:files"
@@ -220,7 +230,7 @@ class RedisCache(Cache):
         return self._scripts
 
     def _scrub(self, message: str) -> str:
-        return message.replace(self._password, "***") if self._password else message
+        return scrub(message, self._secrets)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

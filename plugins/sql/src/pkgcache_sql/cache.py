@@ -47,7 +47,18 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from pkgcache import Cache, CacheUnavailable, Package, PkgcacheError, SearchTermTooLong, Storage, normalize_name
+from pkgcache import (
+    Cache,
+    CacheUnavailable,
+    Package,
+    PkgcacheError,
+    SearchTermTooLong,
+    Storage,
+    mask_url,
+    normalize_name,
+    scrub,
+    url_secrets,
+)
 from pkgcache._lease import DEFAULT_TTL
 
 from ._errors import SQLITE_MAX_TERM, classify, is_retryable, quiet_psycopg_cleanup
@@ -207,8 +218,9 @@ class SQLCache(Cache):
     def __init__(self, settings: SQLSettings, storage: Storage, **kwargs: Any) -> None:  # type: ignore[override]
         super().__init__(settings, storage, **kwargs)
         url = engine_url(settings.url.get_secret_value())
-        self._address = url.render_as_string(hide_password=True)
-        self._password = url.password
+        raw = settings.url.get_secret_value()
+        self._address = mask_url(url.render_as_string(hide_password=True))
+        self._secrets = url_secrets(raw) + ([url.password] if url.password else [])
         self._sqlite = url.get_backend_name() == "sqlite"
         self._in_memory = self._sqlite and url.database in (None, "", ":memory:")
         options: dict[str, Any] = {"echo": settings.echo, "pool_pre_ping": settings.pool_pre_ping}
@@ -254,9 +266,7 @@ class SQLCache(Cache):
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("pkgcache_write") else "BEGIN")
 
     def _scrub(self, message: str) -> str:
-        if self._password:
-            message = message.replace(self._password, "***")
-        return message
+        return scrub(message, self._secrets)
 
     @contextmanager
     def _errors(self, attempts: int = 1) -> Iterator[None]:
