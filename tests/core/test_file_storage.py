@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -29,7 +30,7 @@ def test_pypicloud_layout_with_sidecar(tmp_path: Path) -> None:
         "mypkg",
         "1.0",
         "From sidecar",
-        {"uploader": "bob"},
+        {"uploader": "bob", "hash_sha256": hashlib.sha256(b"whatever").hexdigest()},
     )
 
 
@@ -48,7 +49,16 @@ def test_flat_folder_reads_archive_metadata(tmp_path: Path) -> None:
         z.writestr("zippkg-1.0/PKG-INFO", "Metadata-Version: 2.1\nName: zippkg\nVersion: 1.0\nSummary: Zip sdist\n")
     found = {p.name: p for p in storage(tmp_path).list()}
     assert found["wheelpkg"].summary == "Wheel ✓"
-    assert found["wheelpkg"].data == {"requires_python": ">=3.9"}
+    wheel = next(tmp_path.glob("wheelpkg-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        metadata = z.read("wheelpkg-2.0.dist-info/METADATA")
+    assert found["wheelpkg"].data == {
+        "requires_python": ">=3.9",
+        "core_metadata_sha256": hashlib.sha256(metadata).hexdigest(),
+        "hash_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
+    }
+    for package in found.values():  # every file gets the hash an index links with
+        assert package.data["hash_sha256"] == hashlib.sha256((tmp_path / package.filename).read_bytes()).hexdigest()
     assert found["sdistpkg"].summary == "Sdist summary"
     assert found["zippkg"].summary == "Zip sdist"
 
@@ -71,7 +81,7 @@ def test_unreadable_files_are_reported_and_skipped(tmp_path: Path) -> None:
 
 def test_upload_is_atomic_keeps_time_and_delete_tidies(tmp_path: Path) -> None:
     s = storage(tmp_path)
-    package = make_package("up", "1.0", summary="Up ✓", uploader="me")
+    package = make_package("up", "1.0", summary="Up ✓", uploader="me", hash_sha256=hashlib.sha256(b"content").hexdigest())
     s.upload(package, b"content")
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]
     [listed] = list(s.list())

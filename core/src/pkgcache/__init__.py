@@ -20,6 +20,7 @@ from .exceptions import (
     CacheUnavailable,
     ConfigError,
     InvalidPackage,
+    MetadataOutOfReach,
     PackageExists,
     PkgcacheError,
     Problem,
@@ -31,6 +32,7 @@ from .exceptions import (
 if TYPE_CHECKING:
     from ._api import load_cache
     from ._hooks import new_plugin_manager
+    from ._metadata import read_core_metadata
     from ._plugin_settings import BackendSettings, StorageSettings
     from ._reload import ReloadResult
     from ._secrets import SecretUrl, mask_url, scrub, url_secrets
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "load_cache": "._api",
     "new_plugin_manager": "._hooks",
+    "read_core_metadata": "._metadata",
     "BackendSettings": "._plugin_settings",
     "StorageSettings": "._plugin_settings",
     "ReloadResult": "._reload",
@@ -87,6 +90,7 @@ __all__ = [
     "CacheUnavailable",
     "ConfigError",
     "InvalidPackage",
+    "MetadataOutOfReach",
     "Package",
     "PackageExists",
     "PkgcacheError",
@@ -107,6 +111,7 @@ __all__ = [
     "mask_url",
     "new_plugin_manager",
     "normalize_name",
+    "read_core_metadata",
     "scrub",
     "sort_packages",
     "summarize",

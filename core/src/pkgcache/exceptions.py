@@ -95,3 +95,8 @@ class PackageExists(PkgcacheError):
 
 class InvalidPackage(PkgcacheError, ValueError):
     """A file name, version or field that cannot make a valid Package."""
+
+
+class MetadataOutOfReach(InvalidPackage):
+    """An archive whose metadata lies past the decompression bound: the file is indexed
+    by its name alone (with one warning), never decompressed further."""

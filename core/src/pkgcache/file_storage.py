@@ -22,6 +22,7 @@ a file; the first upload creates the folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -35,7 +36,7 @@ from pydantic import Field, field_validator
 
 from ._metadata import is_distribution, one_line, parse_filename, read_archive_metadata
 from ._models import StorageSettings
-from .exceptions import InvalidPackage, StorageUnavailable
+from .exceptions import InvalidPackage, MetadataOutOfReach, StorageUnavailable
 from .package import SIDECAR_SUFFIX, Package, normalize_name
 from .storage import Entry, Skipped, Storage, shown_path
 
@@ -132,6 +133,27 @@ def _read_sidecar(path: str, notes: list[str], stats: list[os.stat_result]) -> d
         notes.append("sidecar ignored, not valid JSON metadata: it is not a JSON object")
         return None
     return meta
+
+
+def _sha256(path: str) -> str:
+    """The sha256 of the file's bytes: recorded at reload for files that have none (the
+    change token keeps it, so a graceful reload computes it once per file version)."""
+    digest = hashlib.sha256()
+    with _open_regular(path) as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _core_metadata_hash(path: str) -> dict[str, str]:
+    """``{"core_metadata_sha256": ...}`` of a wheel whose sidecar lacks it; nothing when
+    the wheel cannot be read (its sidecar still indexes it)."""
+    try:
+        with _open_regular(path) as handle:
+            found = read_archive_metadata(handle, os.path.basename(path))
+    except (InvalidPackage, OSError):
+        return {}
+    return {k: v for k, v in found.items() if k == "core_metadata_sha256"}
 
 
 def _umask() -> int:
@@ -389,14 +411,18 @@ class FileStorage(Storage):
             if not stat.S_ISREG(st.st_mode):
                 raise InvalidPackage(f"not a regular file ({_kind(st.st_mode)}): not read")
             meta = _read_sidecar(path + META_SUFFIX, notes, sidecar)
+            if meta is not None and filename.endswith(".whl") and "core_metadata_sha256" not in meta:
+                meta = {**meta, **_core_metadata_hash(path)}  # an index serves it as PEP 658 metadata
             if meta is None and is_distribution(filename):
                 try:
                     with _open_regular(path) as handle:
                         meta = read_archive_metadata(handle, filename)
                 except InvalidPackage as err:
-                    if not layout:
-                        raise  # a flat file is known by its archive alone
+                    if not layout and not isinstance(err, MetadataOutOfReach):
+                        raise  # a flat file is known by its archive alone, unless reading it costs too much
                     notes.append(str(err))
+            if not (meta or {}).get("hash_sha256"):  # every link of an index carries it: computed once
+                meta = {**(meta or {}), "hash_sha256": _sha256(path)}
             try:
                 package = Package.from_metadata(name, version, filename, _mtime(st), meta or {})
             except InvalidPackage as err:

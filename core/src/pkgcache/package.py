@@ -89,12 +89,12 @@ def check_identity(name: object, version: object, filename: object) -> None:
                 f"Package {field} {value[:40]!r}... is {len(stored)} characters{as_stored}, "
                 f"over the limit of {MAX_IDENTITY_CHARS}"
             )
-        if value != value.strip():
-            raise InvalidPackage(f"Package {field} {value!r} starts or ends with white space; remove it")
         if not value.isprintable():
             raise InvalidPackage(
                 f"Package {field} {value!r} holds a NUL, control or non-UTF-8 character; use printable text"
             )
+        if value != value.strip():
+            raise InvalidPackage(f"Package {field} {value!r} starts or ends with white space; remove it")
         if "/" in value or "\\" in value or value.startswith("."):
             raise InvalidPackage(f"Package {field} {value!r} must not contain '/' or '\\' or start with '.'")
     assert isinstance(version, str) and isinstance(filename, str)  # checked above; for the type checker
