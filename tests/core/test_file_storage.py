@@ -81,7 +81,9 @@ def test_unreadable_files_are_reported_and_skipped(tmp_path: Path) -> None:
 
 def test_upload_is_atomic_keeps_time_and_delete_tidies(tmp_path: Path) -> None:
     s = storage(tmp_path)
-    package = make_package("up", "1.0", summary="Up ✓", uploader="me", hash_sha256=hashlib.sha256(b"content").hexdigest())
+    package = make_package(
+        "up", "1.0", summary="Up ✓", uploader="me", hash_sha256=hashlib.sha256(b"content").hexdigest()
+    )
     s.upload(package, b"content")
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]
     [listed] = list(s.list())

@@ -19,10 +19,9 @@ def test_mariadb_key_columns_do_not_pad_spaces(tmp_path: Path) -> None:
     url = require(MARIADB_URL)
     cache = load_cache({"pypi.db": "sql", "db.url": url, "storage.dir": str(tmp_path)}, environ={})
     assert isinstance(cache, SQLCache)
-    with cache:
-        with cache.engine.begin() as conn:  # tables an older schema made keep their collation: start fresh
-            for table in ("pkgcache_files", "pkgcache_projects", "pkgcache_meta"):
-                conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    with cache, cache.engine.begin() as conn:  # tables an older schema made keep their collation: start fresh
+        for table in ("pkgcache_files", "pkgcache_projects", "pkgcache_meta"):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     with load_cache({"pypi.db": "sql", "db.url": url, "storage.dir": str(tmp_path)}, environ={}) as cache:
         assert isinstance(cache, SQLCache)
         cache.save(make_package("foo", "1.0", filename="foo-1.0.tar.gz"))
