@@ -428,14 +428,19 @@ def _write(cache: Cache, spool: _Spool, result: ReloadResult) -> None:
     for batch in spool.batches():
         cache._save_many(_last_wins(p for _, p in batch))
         again: list[Package] = []
+        cleared: list[Package] = []
         for (kind, package), fresh in zip(batch, _recheck(storage, [p for _, p in batch]), strict=True):
             result.updated += kind == "updated"
             if fresh is None:
                 cache._clear(package)  # deleted meanwhile
+                cleared.append(package)
                 continue
             result.added += kind == "added"
             if fresh is not package and (fresh.token != package.token or not fresh.same_as(package)):
                 again.append(fresh)  # rewritten meanwhile: its upload may have saved before us
+        # a filename uploaded again between the re-check and the clear (its writer saved
+        # before we cleared) is in the storage: asked by filename, it comes back
+        again += [fresh for fresh in _recheck(storage, cleared) if fresh is not None] if cleared else []
         if again:
             cache._save_many(_last_wins(again))
 

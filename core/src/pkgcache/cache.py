@@ -330,8 +330,10 @@ class Cache(abc.ABC):
         """Write the file to storage, then its metadata to the cache.
 
         Name and version are parsed from ``filename`` when not given; the
-        sha256 and md5 of the content are kept in ``data``. With
-        ``overwrite=False`` an existing filename raises :class:`PackageExists`.
+        sha256 and md5 of the content are kept in ``data``. The filename is the
+        identity: with ``overwrite=False`` an existing filename, in any project,
+        raises :class:`PackageExists`; with ``overwrite=True`` the new file
+        replaces it, and a copy kept under another project or version is deleted.
         Names, versions and filenames that a storage listing would not read
         back (:func:`~pkgcache.package.check_identity`), and metadata over the
         limits of :class:`Package`, raise :class:`InvalidPackage` before
@@ -341,8 +343,12 @@ class Cache(abc.ABC):
             parsed_name, parsed_version = parse_filename(filename)
             name, version = name or parsed_name, version or parsed_version
         check_identity(name, version, filename)
-        if not overwrite and self.fetch(filename) is not None:
-            raise PackageExists(f"{filename!r} is already stored; upload with overwrite=True to replace it")
+        existing = self.fetch(filename)
+        if existing is not None and not overwrite:
+            raise PackageExists(
+                f"{filename!r} is already stored (project {existing.name!r}, version {existing.version!r}); "
+                "upload with overwrite=True to replace it"
+            )
         content, sha256, md5 = _hashed(data)
         package = Package(
             name,
@@ -360,6 +366,10 @@ class Cache(abc.ABC):
         finally:
             if not isinstance(content, bytes):
                 content.close()
+        if existing is not None and not self.storage.same_object(existing, package):
+            # the filename is the identity: the copy under another project or version goes,
+            # or every reload would meet two files of one filename
+            self.storage.delete(existing)
         self.save(package)
         return package
 
@@ -389,7 +399,11 @@ class Cache(abc.ABC):
         it runs may be lost. Graceful (``graceful=True``, or the backend's
         ``graceful_reload`` setting): reconciled in place, losing no
         concurrent upload and resurrecting no concurrent delete. With
-        ``clear=False`` nothing is removed, files are only added or updated.
+        ``clear=False`` nothing is removed, files are only added or updated,
+        graceful or not (pypicloud's graceful reload ignores ``clear`` and
+        removes what the storage lacks: here that is ``clear=True``, the
+        default, so code ported from pypicloud behaves alike unless it
+        passes ``clear=False``, which the command line's ``--keep`` relies on).
         ``progress`` is called with the number of files listed so far.
 
         Nothing is written when the storage cannot be read

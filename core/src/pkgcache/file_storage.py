@@ -156,6 +156,12 @@ def _core_metadata_hash(path: str) -> dict[str, str]:
     return {k: v for k, v in found.items() if k == "core_metadata_sha256"}
 
 
+def _sorted_entries(folder: str) -> Iterator[os.DirEntry[str]]:
+    """The entries of ``folder`` in name order (the ``scandir`` closed at once)."""
+    with os.scandir(folder) as found:
+        return iter(sorted(found, key=lambda entry: entry.name))
+
+
 def _umask() -> int:
     """The process's umask, read without changing it where Linux tells it (``os.umask``
     sets it, briefly, for every thread)."""
@@ -282,9 +288,10 @@ class FileStorage(Storage):
         """(entry, path parts below the root) of every regular file but sidecars and hidden ones.
 
         Plain strings and ``os.scandir``: pathlib costs more than the rest of
-        a listing of 100,000 files. Depth first, one open ``scandir`` per level
-        and nothing else kept, so memory does not grow with the storage (a
-        stack of pending folders would hold every project's path). A folder
+        a listing of 100,000 files. Depth first, in name order (so that of two
+        files of one filename the same one is always met first), one folder's
+        entries per level and nothing else kept, so memory does not grow with
+        the storage (a stack of pending folders would hold every project's path). A folder
         that is one of its own ancestors (by device and inode: a bind mount)
         is not entered, so there is no loop. Only folders deeper than
         pypicloud's two levels (name, version) are stat-ed for that check: a
@@ -298,12 +305,12 @@ class FileStorage(Storage):
         def enter(folder: str, rel: tuple[str, ...], ancestors: tuple[tuple[int, int], ...]) -> None:
             try:
                 if 0 < len(rel) <= _UNCHECKED_DEPTH:
-                    stack.append((os.scandir(folder), rel, ancestors))
+                    stack.append((_sorted_entries(folder), rel, ancestors))
                     return
                 st = os.stat(folder)
                 if (st.st_dev, st.st_ino) in ancestors:
                     return
-                stack.append((os.scandir(folder), rel, (*ancestors, (st.st_dev, st.st_ino))))
+                stack.append((_sorted_entries(folder), rel, (*ancestors, (st.st_dev, st.st_ino))))
             except FileNotFoundError:
                 return  # removed by a concurrent delete while we walked
             except OSError as err:
@@ -316,10 +323,10 @@ class FileStorage(Storage):
                 try:
                     entry = next(found)
                 except StopIteration:
-                    stack.pop()[0].close()  # type: ignore[attr-defined]
+                    stack.pop()
                     continue
                 except OSError as err:
-                    stack.pop()[0].close()  # type: ignore[attr-defined]
+                    stack.pop()
                     problems.append(Skipped(os.path.join(self.root, *rel), f"folder not read: {err.strerror}"))
                     continue
                 name = entry.name
@@ -348,8 +355,7 @@ class FileStorage(Storage):
                 except OSError as err:
                     problems.append(Skipped(entry.path, f"not read: {err.strerror or one_line(err)}"))
         finally:
-            for found, _, _ in stack:  # the listing was stopped early
-                found.close()  # type: ignore[attr-defined]
+            stack.clear()  # the listing was stopped early
 
     def check_health(self) -> tuple[bool, str]:
         try:
@@ -372,7 +378,17 @@ class FileStorage(Storage):
 
     def _scan(self) -> Iterator[Entry]:
         odd_folder = ("", False)  # (project folder, its name is not normalized): files come folder by folder
+        # the filename is the identity: of two files of one filename (two project or version
+        # folders) the first in path order is indexed and the other reported; hashes, not
+        # names, are kept, so memory stays small (a 64-bit collision is once in ~10^19 pairs)
+        seen: set[int] = set()
         for entry, rel in self._walk(self.skipped):
+            if hash(rel[-1]) in seen:
+                self.skipped.append(
+                    Skipped(entry.path, "another file of the same filename comes first in path order: not indexed")
+                )
+                continue
+            seen.add(hash(rel[-1]))
             try:
                 st = entry.stat()
                 try:
@@ -443,12 +459,29 @@ class FileStorage(Storage):
         return package
 
     def _path(self, package: Package) -> Path:
+        """Where the file of ``package`` is now. The filename is the identity: when it is not
+        where this package's name and version put it, it may have been uploaded again
+        under another version (by another process), so the project's other version
+        folders are looked in too; a re-check then sees the file that exists, not the
+        absence of the one read earlier."""
+        layout = self.root / package.name / package.version / package.filename
+        if layout.exists():
+            return layout
         known = self._paths.get(package.filename)
         if known is not None and known.exists():
             return known
-        layout = self.root / package.name / package.version / package.filename
         flat = self.root / package.filename
-        return flat if flat.exists() and not layout.exists() else layout
+        if flat.exists():
+            return flat
+        try:
+            with os.scandir(self.root / package.name) as versions:
+                for version in versions:
+                    moved = os.path.join(version.path, package.filename)
+                    if version.is_dir(follow_symlinks=False) and os.path.lexists(moved):
+                        return Path(moved)
+        except OSError:
+            pass  # no such project folder
+        return layout
 
     def load(self, package: Package) -> Package | None:
         path = self._path(package)

@@ -147,6 +147,14 @@ class Storage(abc.ABC):
         """
         return [self.load(package) for package in packages]
 
+    def same_object(self, a: Package, b: Package) -> bool:
+        """True when ``a`` and ``b`` are kept as one stored object, so that uploading
+        ``b`` replaced ``a``. ``Cache.upload`` asks it when a filename is uploaded again
+        under another project or version: the filename is the identity, so the old
+        object is deleted when it is another one. The default follows pypicloud's
+        folder layout (name, version, filename); a storage keyed otherwise overrides it."""
+        return (a.name, a.version, a.filename) == (b.name, b.version, b.filename)
+
     @abc.abstractmethod
     def open(self, package: Package) -> BinaryIO:
         """Open the file for reading; raise FileNotFoundError when absent."""

@@ -33,6 +33,7 @@ from packaging.version import InvalidVersion, Version
 
 from .. import Cache, Package, PackageExists, load_cache
 from ._files import T0, make_package, write_sdist, write_wheel
+from ._identity import FilenameIdentity
 from ._incremental import IncrementalReload
 from ._overlap import ReloadGate, Timeline, assert_one_reloaded_while_others_called, busy_switching, run_threads
 from ._reload_safety import ReloadSafety
@@ -64,7 +65,7 @@ def _dicts(packages: list[Package]) -> list[dict[str, Any]]:
     return [p.to_dict() for p in packages]
 
 
-class CacheConformance(ReloadSafety, IncrementalReload, KeysAndValues):
+class CacheConformance(ReloadSafety, IncrementalReload, KeysAndValues, FilenameIdentity):
     """Subclass and implement :meth:`cache_config`; every ``test_*`` is a contract line."""
 
     #: plain reload is one atomic switch: readers see the old or the new contents, never

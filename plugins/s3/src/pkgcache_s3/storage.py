@@ -138,6 +138,10 @@ class S3Storage(Storage):
             return path
         return object_key(self.settings.prefix, self.settings.prepend_hash, package.name, package.filename)
 
+    def same_object(self, a: Package, b: Package) -> bool:
+        """One object per project and filename (pypicloud's keys hold no version)."""
+        return self.key_of(a) == self.key_of(b)
+
     def scan(self) -> Iterator[Entry]:
         """Every object under the prefix with its change token: list requests only, 1,000
         objects each. The first page is asked for here, so that a missing bucket raises
@@ -158,11 +162,22 @@ class S3Storage(Storage):
 
     def _entries(self, page: dict[str, Any] | None, pages: Iterator[dict[str, Any]]) -> Iterator[Entry]:
         ends: list[str] = []
+        # the filename is the identity: of two objects of one filename (two projects) the
+        # first in key order is indexed and the other reported; hashes, not names, are kept
+        seen: set[int] = set()
         while page is not None:
             for obj in page.get("Contents", ()):
                 key: str = obj["Key"]
-                if not key.endswith("/"):  # a folder marker of some console
-                    yield Entry(key.rpartition("/")[2], _token(obj["ETag"], obj["Size"], obj["LastModified"]), key)
+                if key.endswith("/"):  # a folder marker of some console
+                    continue
+                filename = key.rpartition("/")[2]
+                if hash(filename) in seen:
+                    self.skipped.append(
+                        Skipped(key, "another object of the same filename comes first in key order: not indexed")
+                    )
+                    continue
+                seen.add(hash(filename))
+                yield Entry(filename, _token(obj["ETag"], obj["Size"], obj["LastModified"]), key)
             if page.get("Contents"):
                 ends.append(page["Contents"][-1]["Key"])
             page = self._page(pages)
