@@ -113,8 +113,10 @@ class PluginGroup(click.Group):
         ep = self._entry_points().get(cmd_name)
         if ep is None:
             if cmd_name in KNOWN_COMMANDS:
+                from .registry import install_advice
+
                 raise click.UsageError(
-                    f"command {cmd_name!r} is not installed: pip install {KNOWN_COMMANDS[cmd_name]}", ctx
+                    f"command {cmd_name!r} is not installed: {install_advice(KNOWN_COMMANDS[cmd_name])}", ctx
                 )
             return None
         try:
@@ -139,7 +141,11 @@ def cli() -> None:
 )
 @format_option
 def validate(files: tuple[str, ...], configs: tuple[str, ...], fmt: str) -> None:
-    """Check config files; report every problem as FILE:LINE: KEY: message."""
+    """Check config files; report every problem as FILE:LINE: KEY: message.
+
+    Reads the files only: nothing is connected to. `pkgcache health -c FILE`
+    connects to the backend and the storage.
+    """
     from .settings import load_settings
 
     if not files and not configs:
@@ -156,7 +162,10 @@ def validate(files: tuple[str, ...], configs: tuple[str, ...], fmt: str) -> None
         else:
             report.append({"file": file, "valid": True, "settings": settings.public_dict()})
             if fmt == "text":
-                click.echo(f"{file}: ok (backend {settings.backend!r}, storage {settings.storage_name!r})")
+                click.echo(
+                    f"{file}: ok (backend {settings.backend!r}, storage {settings.storage_name!r}; "
+                    f"files only: `pkgcache health -c {file}` connects)"
+                )
     if fmt == "json":
         _emit_json(report)
     if not all(r["valid"] for r in report):

@@ -68,6 +68,11 @@ class CacheUnavailable(CacheError):
     """The backend cannot reach its server, or it timed out; the message names backend and address."""
 
 
+class CacheRefused(CacheError):
+    """The server answered and refused: the database does not exist, the user is unknown,
+    the password is wrong. Not a network problem: the message says what to fix."""
+
+
 class CacheFull(CacheError):
     """The database or its disk is full: nothing more can be written until room is made."""
 

@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import json
 import pkgutil
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from pydantic import BaseModel
 
@@ -46,6 +50,7 @@ __all__ = [
     "describe_drivers",
     "describe_hooks",
     "driver_settings",
+    "install_advice",
     "installed",
     "load_backend",
     "load_backend_settings",
@@ -94,6 +99,39 @@ PYPICLOUD_NAMES: dict[str, str] = {
     "pypicloud.storage.S3Storage": "s3",
     "pypicloud.storage.s3.S3Storage": "s3",
 }
+
+
+def _checkout() -> Path | None:
+    """The checkout this ``pkgcache`` was installed from (``pip install ./core``), read from
+    its PEP 610 ``direct_url.json``; None when it came from an index."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        text = distribution("pkgcache").read_text("direct_url.json")
+    except PackageNotFoundError:
+        return None
+    if not text:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    url = found.get("url", "") if isinstance(found, dict) else ""
+    if "dir_info" not in found or not url.startswith("file://"):
+        return None
+    return Path(url2pathname(urlsplit(url).path)).parent
+
+
+def install_advice(distribution: str) -> str:
+    """``pip install ...`` that works for the install at hand: from a checkout, the plugin's
+    folder beside the core's (the distributions are not published yet); else the name."""
+    checkout = _checkout()
+    if checkout is not None and distribution.startswith("pkgcache-"):
+        folder = checkout / "plugins" / distribution.removeprefix("pkgcache-")
+        if (folder / "pyproject.toml").is_file():
+            return f"pip install {folder}"
+    return f"pip install {distribution}"
+
 
 _KIND = {BACKENDS_GROUP: ("backend", "pypi.db"), STORAGES_GROUP: ("storage", "pypi.storage")}
 
@@ -195,7 +233,7 @@ def _unknown(group: str, name: str, known: dict[str, Known]) -> ConfigError:
     kind, key = _KIND[group]
     if name in known:
         dist = known[name].distribution
-        return BackendNotInstalled(Problem(key, f"{kind} {name!r} is not installed: pip install {dist}"))
+        return BackendNotInstalled(Problem(key, f"{kind} {name!r} is not installed: {install_advice(dist)}"))
     choices = sorted(set(installed(group)) | set(known))
     close = difflib.get_close_matches(name, choices, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
@@ -224,7 +262,9 @@ def _load(group: str, name: str, base: type[T], known: dict[str, Known]) -> type
         raise ConfigError(Problem(key, f"{kind} {clash}"))
 
     def failed(_manager: object, ep: EntryPoint, err: BaseException) -> None:
-        hint = f" (pip install {known[name].distribution})" if name in known and isinstance(err, ImportError) else ""
+        hint = (
+            f" ({install_advice(known[name].distribution)})" if name in known and isinstance(err, ImportError) else ""
+        )
         raise ConfigError(Problem(key, f"{kind} {name!r} ({ep.value}) failed to load: {err}{hint}")) from err
 
     try:
@@ -250,7 +290,9 @@ def _load_entry_point(ep: EntryPoint, group: str, name: str) -> Any:
     try:
         return ep.load()
     except Exception as err:  # a plugin's own import-time failure is a problem of its key, not a traceback
-        hint = f" (pip install {known[name].distribution})" if name in known and isinstance(err, ImportError) else ""
+        hint = (
+            f" ({install_advice(known[name].distribution)})" if name in known and isinstance(err, ImportError) else ""
+        )
         raise ConfigError(Problem(key, f"{kind} {name!r} ({ep.value}) failed to load: {err}{hint}")) from err
 
 
@@ -362,7 +404,7 @@ def describe_drivers(group: str, check: bool = False) -> list[DriverInfo]:
                     info.distribution,
                     None,
                     "not installed",
-                    f"pip install {info.distribution}",
+                    install_advice(info.distribution),
                 )
             )
     return sorted(rows, key=lambda r: r.name)

@@ -195,7 +195,12 @@ class _Section:
         try:
             return self.model.model_validate(raw)
         except ValidationError as err:
-            for error in err.errors(include_url=False, include_input=False):
+            errors = err.errors(include_url=False, include_input=False)
+            meant = self._meant(errors)
+            for error in errors:
+                if error["type"] == "missing" and error["loc"] and str(error["loc"][0]) in meant:
+                    failed.add(str(error["loc"][0]))
+                    continue  # "db.ulr: did you mean 'db.url'?" says it already: one line, not two
                 problems.extend(self._problems(error, failed))
         if failed:
             rest = {k: v for k, v in raw.items() if k not in failed}
@@ -209,6 +214,20 @@ class _Section:
                 if all(e["type"] == "missing" and e["loc"] and str(e["loc"][0]) in failed for e in errors):
                     problems.extend(self._rules_unvalidated(rest, failed))
         return None
+
+    def _meant(self, errors: list[Any]) -> set[str]:
+        """The known keys that an unknown key written here was most likely meant to be."""
+        known = _known_keys(self.model)
+        meant = set()
+        for error in errors:
+            if error["type"] == "extra_forbidden" and error["loc"]:
+                meant.update(difflib.get_close_matches(str(error["loc"][0]), known, n=1))
+        fields = {}
+        for name, info in self.model.model_fields.items():
+            alias = info.validation_alias
+            for choice in [name, *(c for c in getattr(alias, "choices", [alias]) if isinstance(c, str))]:
+                fields[choice] = name
+        return {fields.get(key, key) for key in meant}
 
     def _rules_unvalidated(self, rest: dict[str, Any], failed: set[str]) -> list[Problem]:
         """The rules about the other keys when a required key failed, so that no default can

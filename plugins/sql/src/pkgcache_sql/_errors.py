@@ -10,11 +10,21 @@ code names, PostgreSQL's SQLSTATE, MySQL's error numbers.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from pkgcache import CacheBusy, CacheFull, CacheUnavailable, InvalidPackage, PkgcacheError, SearchTermTooLong
+from pkgcache import (
+    CacheBusy,
+    CacheFull,
+    CacheRefused,
+    CacheUnavailable,
+    InvalidPackage,
+    PkgcacheError,
+    SearchTermTooLong,
+)
 
 __all__ = ["classify", "first_line", "is_retryable", "quiet_psycopg_cleanup"]
 
@@ -77,9 +87,39 @@ def classify(err: Exception, address: str, attempts: int = 1) -> PkgcacheError |
             f"sql backend cannot open the SQLite database {address}: {line}: "
             "check that its folder exists and is writable"
         )
+    refused = _refused(kind, code, line, address)
+    if refused is not None:
+        return refused
     if isinstance(err, (OperationalError, InterfaceError)) or err.connection_invalidated:
         return CacheUnavailable(f"sql backend cannot reach {address}: {line}")
     return None
+
+
+#: MySQL/MariaDB: access denied (user, password, database), unknown database
+_MYSQL_REFUSED = {1044: "access", 1045: "access", 1698: "access", 1251: "access", 1049: "database"}
+#: PostgreSQL's connection refusals: psycopg gives no SQLSTATE for them, only the server's text
+_PG_REFUSED = re.compile(r"FATAL:\s+(?P<reason>.*)")
+_REMEDY = {
+    "database": "create it or fix db.url",
+    "access": "fix the user or password in db.url, or grant that user access",
+}
+
+
+def _refused(kind: str, code: Any, line: str, address: str) -> CacheRefused | None:
+    """The server answered and said no (not a network problem): its reason and what to fix."""
+    where = urlsplit(address)
+    host = f"{where.hostname}:{where.port}" if where.port else str(where.hostname)
+    if kind == "mysql" and code in _MYSQL_REFUSED:
+        reason = re.sub(r"^\(\d+, ['\"](.*)['\"]\)$", r"\1", line)
+        return CacheRefused(f"MySQL at {host} refused: {reason}: {_REMEDY[_MYSQL_REFUSED[code]]}")
+    match = _PG_REFUSED.search(line) if kind == "pg" else None
+    if match is None:
+        return None
+    reason = match["reason"].strip()
+    about = "database" if reason.startswith("database ") else "access"
+    if not (about == "database" or reason.startswith(("role ", "password ", "no pg_hba", "permission "))):
+        return None  # "the database system is starting up" and the like: try again later
+    return CacheRefused(f"PostgreSQL at {host} refused: {reason}: {_REMEDY[about]}")
 
 
 class _DropCleanupNoise(logging.Filter):

@@ -74,6 +74,8 @@ def check_url(raw: str, masked: str) -> None:
     """
     if password_needs_encoding(raw, "@"):
         raise ValueError(f"the URL's user or password holds a raw @ that splits the URL: {PERCENT_ENCODING_ADVICE}")
+    if raw.startswith(("postgres://", "postgres+")):  # Heroku's and libpq's spelling; SQLAlchemy 2 refuses it
+        raise ValueError("SQLAlchemy names PostgreSQL 'postgresql': write postgresql:// instead of postgres://")
     try:
         url = parse(raw)
     except ValueError:
