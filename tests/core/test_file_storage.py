@@ -30,7 +30,7 @@ def test_pypicloud_layout_with_sidecar(tmp_path: Path) -> None:
         "mypkg",
         "1.0",
         "From sidecar",
-        {"uploader": "bob", "hash_sha256": hashlib.sha256(b"whatever").hexdigest()},
+        {"uploader": "bob", "hash_sha256": hashlib.sha256(b"whatever").hexdigest(), "size": 8},
     )
 
 
@@ -56,6 +56,7 @@ def test_flat_folder_reads_archive_metadata(tmp_path: Path) -> None:
         "requires_python": ">=3.9",
         "core_metadata_sha256": hashlib.sha256(metadata).hexdigest(),
         "hash_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        "size": wheel.stat().st_size,
     }
     for package in found.values():  # every file gets the hash an index links with
         assert package.data["hash_sha256"] == hashlib.sha256((tmp_path / package.filename).read_bytes()).hexdigest()
@@ -82,7 +83,7 @@ def test_unreadable_files_are_reported_and_skipped(tmp_path: Path) -> None:
 def test_upload_is_atomic_keeps_time_and_delete_tidies(tmp_path: Path) -> None:
     s = storage(tmp_path)
     package = make_package(
-        "up", "1.0", summary="Up ✓", uploader="me", hash_sha256=hashlib.sha256(b"content").hexdigest()
+        "up", "1.0", summary="Up ✓", uploader="me", hash_sha256=hashlib.sha256(b"content").hexdigest(), size=7
     )
     s.upload(package, b"content")
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]

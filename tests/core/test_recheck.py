@@ -69,7 +69,10 @@ def rewrite_sidecar(root: Path, package: Package, summary: str) -> None:
 def test_the_default_loads_each_package_in_order(tmp_path: Path) -> None:
     storage = Counting(FileStorage.Settings(dir=tmp_path))
     storage.default = True
-    kept, gone = make_package("rc", "1.0", hash_sha256=hashlib.sha256(b"a").hexdigest()), make_package("rc", "2.0")
+    kept, gone = (
+        make_package("rc", "1.0", hash_sha256=hashlib.sha256(b"a").hexdigest(), size=1),
+        make_package("rc", "2.0"),
+    )
     storage.upload(kept, b"a")
     answers = storage.recheck([gone, kept, kept])
     assert answers[0] is None and answers[1] is not None and answers[1].same_as(kept)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import abc
 import functools
 import hashlib
+import io
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,10 +37,10 @@ from typing import IO, Any, BinaryIO, ClassVar
 
 import pluggy
 
-from ._metadata import parse_filename
+from ._metadata import parse_filename, read_core_metadata
 from ._models import BackendSettings
 from ._reload import Guard, Progress, ReloadResult, graceful_reload, plain_reload
-from .exceptions import PackageExists
+from .exceptions import InvalidPackage, PackageExists
 from .package import Package, can_be_stored, check_identity, is_key
 from .rules import (
     best_and_newest,
@@ -94,6 +95,20 @@ def _keys_only(method: Callable[[Any, str], Any], missing: object) -> Callable[[
 
     guarded.__keys_only__ = True  # type: ignore[attr-defined]
     return guarded
+
+
+def _core_metadata_sha256(content: bytes | IO[bytes], filename: str) -> str | None:
+    """The sha256 of a wheel's METADATA (served as PEP 658 metadata), or None when the
+    wheel cannot be read: the upload still goes on, indexed without it."""
+    handle = io.BytesIO(content) if isinstance(content, bytes) else content
+    try:
+        found = read_core_metadata(handle, filename)
+    except InvalidPackage:
+        return None
+    finally:
+        if not isinstance(content, bytes):
+            content.seek(0)
+    return hashlib.sha256(found).hexdigest() if found is not None else None
 
 
 class Cache(abc.ABC):
@@ -350,6 +365,11 @@ class Cache(abc.ABC):
                 "upload with overwrite=True to replace it"
             )
         content, sha256, md5 = _hashed(data)
+        size = len(content) if isinstance(content, bytes) else content.seek(0, 2)
+        if not isinstance(content, bytes):
+            content.seek(0)
+        if filename.endswith(".whl") and "core_metadata_sha256" not in metadata:
+            metadata["core_metadata_sha256"] = _core_metadata_sha256(content, filename)
         package = Package(
             name,
             version,
@@ -359,7 +379,7 @@ class Cache(abc.ABC):
             requires_python=requires_python,
             hash_sha256=sha256,
             hash_md5=md5,
-            **metadata,
+            **{"size": size, **metadata},
         )
         try:
             self.storage.upload(package, content)  # type: ignore[arg-type]

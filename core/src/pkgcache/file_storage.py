@@ -437,8 +437,10 @@ class FileStorage(Storage):
                     if not layout and not isinstance(err, MetadataOutOfReach):
                         raise  # a flat file is known by its archive alone, unless reading it costs too much
                     notes.append(str(err))
-            if not (meta or {}).get("hash_sha256"):  # every link of an index carries it: computed once
-                meta = {**(meta or {}), "hash_sha256": _sha256(path)}
+            meta = dict(meta or {})
+            if not meta.get("hash_sha256"):  # every link of an index carries it: computed once
+                meta["hash_sha256"] = _sha256(path)
+            meta.setdefault("size", st.st_size)  # an index's JSON pages give every file's size (PEP 700)
             try:
                 package = Package.from_metadata(name, version, filename, _mtime(st), meta or {})
             except InvalidPackage as err:

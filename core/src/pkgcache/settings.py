@@ -74,10 +74,13 @@ class Settings:
     db: BackendSettings
     storage: StorageSettings
     source: str | None = None
-    #: ``pypi.db`` and ``pypi.storage`` -> (file, line) they were read from
+    #: each key read (``pypi.db`` and ``pypi.storage`` always) -> (file, line) it was read from
     origins: Mapping[str, tuple[str | None, int | None]] = dataclass_field(default_factory=dict, compare=False)
     #: drivers already imported while validating (a plugin without a settings entry point)
     loaded: Mapping[str, type] = dataclass_field(default_factory=dict, compare=False)
+    #: the other keys of the section, as written (an index server's ``pypi.*``, ``user.*``,
+    #: ``auth.*``): left for the program that reads them to validate; never shown whole
+    extra: Mapping[str, Any] = dataclass_field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def backend_class(self) -> type:
@@ -305,10 +308,11 @@ def validate(values: Mapping[str, Value], source: str | None = None, readable: b
 
     origins = {
         key: (origin.file, origin.line) if origin else (source, None)
-        for key in ("pypi.db", "pypi.storage")
+        for key in ("pypi.db", "pypi.storage", *values)
         for origin in [values.get(key)]
     }
-    settings = Settings(backend_name, storage_name, db, storage, source, origins, loaded)
+    extra = {k: v.value for k, v in values.items() if not k.startswith(("db.", "storage.", "pypi.db", "pypi.storage"))}
+    settings = Settings(backend_name, storage_name, db, storage, source, origins, loaded, extra)
     if readable:
         for field_name, message in storage.unreadable():
             origin = values.get(f"storage.{field_name}")

@@ -386,7 +386,7 @@ class CacheConformance(ReloadSafety, IncrementalReload, KeysAndValues, FilenameI
         wheel = cache.fetch("flat_one-1.0-py3-none-any.whl")
         assert wheel is not None and wheel.data["requires_python"] == ">=3.8"
         # what an index links with: the file's sha256 and its METADATA's (PEP 658), computed at reload
-        assert set(wheel.data) == {"requires_python", "hash_sha256", "core_metadata_sha256"}
+        assert set(wheel.data) == {"requires_python", "hash_sha256", "core_metadata_sha256", "size"}
         assert cache.summary()[0]["summary"] in ("Flat wheel newer", "Flat sdist")
 
     def test_reload_skips_unreadable_files(self, cache: Cache, storage_dir: Path) -> None:

@@ -28,8 +28,8 @@ __all__ = ["ReloadSafety", "write_good_files", "write_metadata_bomb"]
 
 
 def _written(package: Package) -> dict[str, Any]:
-    """The metadata a sidecar gave, without the file hash a reload adds where none was written."""
-    return {k: v for k, v in package.data.items() if k != "hash_sha256"}
+    """The metadata a sidecar gave, without the file hash and size a reload adds where none was written."""
+    return {k: v for k, v in package.data.items() if k not in ("hash_sha256", "size")}
 
 
 def write_metadata_bomb(path: Path, expanded: int) -> Path:
