@@ -29,6 +29,7 @@ class Served(ServerProcess):
         super().__init__()
         self.config, self.workers = config, workers
         self.log = config.with_suffix(f".{self.port}.log")
+        self.storage = Path()  # set by a fixture that made one
 
     @property
     def url(self) -> str:

@@ -61,7 +61,8 @@ def choose(accept: str | None, format_param: str | None) -> str | None:
     ``format_param`` (``?format=``) names a content type and overrides ``Accept``.
     """
     if format_param is not None:
-        wanted = _ALIASES.get(format_param.strip().lower(), format_param.strip().lower())
+        written = format_param.strip().lower().replace(" ", "+")  # an unencoded "+" arrives as a space
+        wanted = _ALIASES.get(written, written)
         return wanted if wanted in OFFERED else None
     ranges = _ranges(accept or "")
     if not ranges or all(media == "*/*" for media, _ in ranges):
