@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess
+from tests.s3.conftest import bucket, moto_port, raw  # noqa: F401 - fixtures of the S3 tests
 
 #: the clients' environment: no user or machine configuration (extra indexes, find-links)
 CLIENT_ENV = {

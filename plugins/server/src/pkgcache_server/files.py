@@ -11,6 +11,7 @@ are redirected to its (presigned) URL, or streamed when redirects are off.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +41,11 @@ def _chunks(handle: Any) -> Iterator[bytes]:
 
 def _core_metadata(index: Index, package: Package) -> bytes | None:
     with index.cache.storage.open(package) as handle:
+        readable: Any = handle
+        if not (hasattr(handle, "seekable") and handle.seekable()):  # an object store's stream: a zip needs seeks
+            readable = io.BytesIO(handle.read())
         try:
-            return read_core_metadata(handle, package.filename)
+            return read_core_metadata(readable, package.filename)
         except InvalidPackage:
             return None
 
