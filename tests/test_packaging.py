@@ -17,7 +17,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = Path(__file__).parents[1]
-PLUGINS = ["plugins/sql", "plugins/redis", "plugins/dynamo", "plugins/s3"]
+PLUGINS = ["plugins/sql", "plugins/redis", "plugins/dynamo", "plugins/s3", "plugins/server"]
 
 
 def project(folder: str) -> dict:  # type: ignore[type-arg]
@@ -34,10 +34,10 @@ def test_plugins_move_in_step_with_the_core(folder: str) -> None:
 
 def test_core_extras_pin_the_same_version() -> None:
     extras = project("core")["optional-dependencies"]
-    for extra in ("sql", "redis", "dynamo", "s3", "all"):
+    for extra in ("sql", "redis", "dynamo", "s3", "server", "all"):
         for requirement in map(Requirement, extras[extra]):
             assert str(requirement.specifier) == f"=={pkgcache.__version__}", requirement
-    everything = {"pkgcache-sql", "pkgcache-redis", "pkgcache-dynamo", "pkgcache-s3"}
+    everything = {"pkgcache-sql", "pkgcache-redis", "pkgcache-dynamo", "pkgcache-s3", "pkgcache-server"}
     assert {Requirement(r).name for r in extras["all"]} == everything
 
 

@@ -1,4 +1,4 @@
-"""Build the five distributions as wheels and sdists into ``dist/``.
+"""Build the six distributions as wheels and sdists into ``dist/``.
 
     python tools/build_dists.py            (needs: pip install build)
 
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DISTRIBUTIONS = ["core", "plugins/sql", "plugins/redis", "plugins/dynamo", "plugins/s3"]
+DISTRIBUTIONS = ["core", "plugins/sql", "plugins/redis", "plugins/dynamo", "plugins/s3", "plugins/server"]
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ COMBOS = {"core": [], "sql": ["sql"], "redis": ["redis"], "dynamo": ["dynamo"], 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
-    folders = [ROOT / "core", *(ROOT / "plugins" / b for b in [*DRIVERS, *STORAGES])]
+    folders = [ROOT / "core", *(ROOT / "plugins" / b for b in [*DRIVERS, *STORAGES, "server"])]
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(dist), *map(str, folders)],
         check=True,
@@ -110,6 +110,14 @@ def test_install_only_what_you_need(combo: str, wheels: Path, venv_tmp: Path, mo
         assert result.returncode == 1
         assert f"backend '{absent}' is not installed: pip install pkgcache-{absent}" in result.stderr
 
+    web = subprocess.run(
+        [str(python), "-c", "import importlib.util as u; print(bool(u.find_spec('starlette') or u.find_spec('uvicorn')))"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert web.stdout.strip() == "False"  # no web library without pkgcache-server
+    serve = pkgcache(python, "serve", "-c", "pypi.ini", cwd=venv_tmp)
+    assert serve.returncode == 2 and "command 'serve' is not installed: pip install pkgcache-server" in serve.stderr
+
     if "s3" not in backends:
         config = venv_tmp / "absent-s3.ini"
         config.write_text("[app:main]\npypi.db = memory\npypi.storage = s3\nstorage.bucket = b-1\n")
@@ -157,3 +165,34 @@ def test_s3_storage_installs_alone(wheels: Path, venv_tmp: Path, moto_port: int)
     reload = pkgcache(python, "reload", "-c", str(config), cwd=venv_tmp)
     assert reload.returncode == 0, reload.stderr
     assert "added 13," in reload.stdout
+
+
+def test_server_installs_and_serves(wheels: Path, venv_tmp: Path) -> None:
+    """``pip install pkgcache[server]`` alone: ``pkgcache serve`` answers pip's request."""
+    import time
+    import urllib.request
+
+    from tests.conftest import free_port
+
+    python = venv_with(venv_tmp, wheels, ["server"])
+    config = venv_tmp / "memory.ini"
+    config.write_text(f"[app:main]\npypi.db = memory\nstorage.dir = {SAMPLE}\n")
+    port = free_port()
+    server = subprocess.Popen(
+        [str(python), "-m", "pkgcache", "serve", "-c", str(config), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/simple/idna/") as response:
+                    assert b"idna-3.10-py3-none-any.whl#sha256=" in response.read()
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("pkgcache serve did not answer")
+    finally:
+        server.terminate()
+        server.wait(10)
