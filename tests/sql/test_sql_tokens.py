@@ -26,9 +26,9 @@ def test_schema_2_is_migrated_to_3_and_the_next_graceful_reload_fills_the_tokens
     with sql_cache(any_url, storage) as cache:
         assert {p.filename: p.to_dict() for p in cache.all("tok")} == before
         with cache.engine.connect() as conn:
-            assert conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar() == "3"
+            assert conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar() == "4"
             assert "token" in {c["name"] for c in inspect(conn).get_columns(files.name)}
-        assert SCHEMA_VERSION == 3
+        assert SCHEMA_VERSION == 4
         assert dict(cache._iter_tokens()) == dict.fromkeys(before)  # unknown: every file is read once
         read: list[str] = []
         real = cache.storage.read

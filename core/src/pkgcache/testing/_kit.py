@@ -35,6 +35,7 @@ from .. import Cache, Package, PackageExists, load_cache
 from ._files import T0, make_package, write_sdist, write_wheel
 from ._identity import FilenameIdentity
 from ._incremental import IncrementalReload
+from ._markers import ChangeMarkers
 from ._overlap import ReloadGate, Timeline, assert_one_reloaded_while_others_called, busy_switching, run_threads
 from ._reload_safety import ReloadSafety
 from ._stateful import run_stateful_comparison
@@ -65,7 +66,7 @@ def _dicts(packages: list[Package]) -> list[dict[str, Any]]:
     return [p.to_dict() for p in packages]
 
 
-class CacheConformance(ReloadSafety, IncrementalReload, KeysAndValues, FilenameIdentity):
+class CacheConformance(ReloadSafety, IncrementalReload, KeysAndValues, FilenameIdentity, ChangeMarkers):
     """Subclass and implement :meth:`cache_config`; every ``test_*`` is a contract line."""
 
     #: plain reload is one atomic switch: readers see the old or the new contents, never

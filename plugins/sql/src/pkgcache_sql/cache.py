@@ -18,6 +18,7 @@ import json
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
@@ -144,6 +145,9 @@ _FETCH = select(files).where(files.c.filename == bindparam("filename"))
 _ALL = select(files).where(files.c.name == bindparam("name")).order_by(*_ORDER)
 _COLUMNS = tuple(c.name for c in files.columns)
 _PROJECT_COLUMNS = ("name", "summary", "last_modified")
+_GENERATION = select(meta.c.value).where(meta.c.key == "generation").scalar_subquery()
+_PROJECT_TOKEN = select(projects.c.serial, _GENERATION).where(projects.c.name == bindparam("name"))
+_INDEX_TOKEN = select(meta.c.key, meta.c.value).where(meta.c.key.in_(["generation", "index"]))
 
 
 class _ProjectRows:
@@ -372,6 +376,8 @@ class SQLCache(Cache):
                 self._migrate_to_2(conn)
             if int(found) < 3:
                 self._migrate_to_3(conn)
+            if int(found) < 4:
+                self._migrate_to_4(conn)
         conn.commit()
         self._ready = True
 
@@ -415,6 +421,35 @@ class SQLCache(Cache):
                 conn.rollback()
         conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="3"))
         conn.commit()
+
+    def _migrate_to_4(self, conn: Connection) -> None:
+        """Version 4 added the projects' ``serial`` (the change marker); idempotent."""
+        if "serial" not in {c["name"] for c in inspect(conn).get_columns(projects.name)}:
+            column_type = projects.c.serial.type.compile(dialect=conn.dialect)
+            try:
+                conn.exec_driver_sql(f"ALTER TABLE {projects.name} ADD COLUMN serial {column_type} NULL")
+                conn.commit()
+            except DBAPIError:  # another process added it first
+                conn.rollback()
+        self._bump(conn, "generation")
+        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="4"))
+        conn.commit()
+
+    # -- change markers: one small read each -----------------------------------
+    def project_token(self, name: str) -> str | None:
+        """The project row's ``serial`` (new at each write to its files) and the reload
+        generation (new at each plain reload, which writes the rows without serials)."""
+        row = self._read(lambda c: c.execute(_PROJECT_TOKEN, {"name": normalize_name(name)}).first())
+        return None if row is None else f"{row[1] or ''}.{row[0] or ''}"
+
+    def index_token(self) -> str:
+        """The reload generation and the ``index`` serial (new when a project appears or vanishes)."""
+        rows = dict(self._read(lambda c: c.execute(_INDEX_TOKEN).all()))
+        return f"{rows.get('generation', '')}.{rows.get('index', '')}"
+
+    def _bump(self, conn: Connection, key: str) -> None:
+        """A new random value for the marker ``key`` of ``pkgcache_meta``."""
+        conn.execute(self._upsert(meta, "key"), [{"key": key, "value": uuid.uuid4().hex}])
 
     # -- reads -------------------------------------------------------------
     def fetch(self, filename: str) -> Package | None:
@@ -510,15 +545,24 @@ class SQLCache(Cache):
         return stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in columns})
 
     def _refresh_projects(self, conn: Connection, names: set[str]) -> None:
-        """Recompute the summary rows of ``names`` from their files."""
+        """Recompute the summary rows of ``names`` from their files, each with a new serial;
+        the index serial changes too when a project appears or vanishes."""
+        listed_changed = False
         for chunk in _chunks(sorted(names), CHUNK):
             rows = conn.execute(_project_rows(files.c.name.in_(chunk))).all()
-            found = [{"name": r.name, "summary": r.summary, "last_modified": r.last_modified} for r in rows]
+            present = set(conn.execute(select(projects.c.name).where(projects.c.name.in_(chunk))).scalars())
+            found = [
+                {"name": r.name, "summary": r.summary, "last_modified": r.last_modified, "serial": uuid.uuid4().hex}
+                for r in rows
+            ]
             if found:
                 conn.execute(self._upsert(projects, "name"), found)
             gone = set(chunk) - {r["name"] for r in found}
             if gone:
                 conn.execute(delete(projects).where(projects.c.name.in_(gone)))
+            listed_changed = listed_changed or bool(gone & present) or any(r["name"] not in present for r in found)
+        if listed_changed:
+            self._bump(conn, "index")
 
     def _save_many(self, packages: Sequence[Package]) -> None:
         if not packages:
@@ -554,6 +598,7 @@ class SQLCache(Cache):
             lock_everything(conn, self._scope)
             conn.execute(delete(files))
             conn.execute(delete(projects))
+            self._bump(conn, "generation")
 
         self._write(work)
 
@@ -579,6 +624,7 @@ class SQLCache(Cache):
             summary = _ProjectRows()
             summary.add(latest)
             self._insert_plain(conn, projects, _PROJECT_COLUMNS, summary.rows(self._db_time))
+            self._bump(conn, "generation")
 
         self._write(work)
 
@@ -602,6 +648,7 @@ class SQLCache(Cache):
             lock_everything(conn, self._scope)
             conn.execute(delete(files))
             conn.execute(delete(projects))
+            self._bump(conn, "generation")  # the rows come without serials: every page changes
 
             def add(batch: Sequence[Package]) -> None:
                 nonlocal added

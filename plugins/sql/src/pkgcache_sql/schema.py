@@ -56,7 +56,7 @@ __all__ = [
     "use_dialect",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: a longer change token is not stored (the file is then re-read by every graceful reload)
 TOKEN_CHARS = 255
 LEFTOVER_TABLE = re.compile(r"pkgcache_(files|projects)_(old_)?[0-9a-f]{10}")
@@ -156,6 +156,9 @@ projects = Table(
     Column("name", _text_key(255), primary_key=True),
     Column("summary", _long_text(), nullable=True),
     Column("last_modified", _time(), nullable=False),
+    # a new random value at every write to the project's files: with the reload generation
+    # of ``pkgcache_meta``, what an index server validates its pages with (NULL after a plain reload)
+    Column("serial", String(32), nullable=True),
 )
 
 
