@@ -7,6 +7,7 @@ write would serve a stale page, on every server of a shared cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import Cache
@@ -25,7 +26,7 @@ class ChangeMarkers:
         first = cache.project_token("proj")
         assert first is not None and cache.project_token("Proj") == first == cache.project_token("proj")
         seen = {first}
-        writes = [
+        writes: list[Callable[[], None]] = [
             lambda: cache.save(make_package("proj", "2.0")),  # another file
             lambda: cache.save(make_package("proj", "1.0", hash_sha256="b" * 64)),  # re-upload, the same time
             lambda: cache.clear(make_package("proj", "2.0")),  # a delete
