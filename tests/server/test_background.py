@@ -38,7 +38,8 @@ def test_an_empty_cache_is_filled_in_the_background_and_pages_say_503_meanwhile(
         assert health.status_code == 503 and health.json()["ready"] is False
         page = httpx.get(f"{base}/simple/")
         assert page.status_code == 503 and page.headers["retry-after"] == "5"
-        build_wheel(storage, "late-pkg", "1.0")
+        build_wheel(tmp_path / "staging", "late-pkg", "1.0")
+        (tmp_path / "staging").rename(storage)  # the folder appears with its file, at once
         for _ in range(300):
             if httpx.get(f"{base}/health").status_code == 200:
                 break
