@@ -1,11 +1,12 @@
-"""The index under load: ``pkgcache serve`` beside pypiserver, same machine, same files, one run.
+"""The index under load: ``pkgcache serve`` beside pypiserver and pypicloud, same machine, same files, one run.
 
     python bench/server.py                       # 10,000 projects x 10 files + one of 5,000 (105,000 files)
     python bench/server.py --projects 1000 --seconds 5     # a quick look
 
-Needs Debian's ``wrk`` (``apt-get install wrk``). pypiserver 2.4.2 runs from a
-virtual environment the benchmark builds in ``bench/.data/venvs`` (never a
-dependency of the project); ``--peers none`` leaves it out. Traffic goes to
+Needs Debian's ``wrk`` (``apt-get install wrk``). pypiserver 2.4.2 and pypicloud 1.3.12
+run from virtual environments the benchmark builds in ``bench/.data/venvs``
+(never dependencies of the project); ``--peers`` picks them (none: ``--peers``
+alone). Traffic goes to
 127.0.0.1 only; every measurement is bounded by ``--seconds``.
 
 Measured, with 64 keep-alive connections (``wrk -t2 -c64 --latency``):
@@ -18,6 +19,7 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -202,6 +204,48 @@ def run_pypiserver(flat: Path, projects: int, seconds: int, work: Path) -> dict[
         server.wait(30)
 
 
+_SITECUSTOMIZE = '''"""pypicloud 1.3.12's pyramid_duh calls inspect.getargspec, gone in Python 3.11."""
+import collections
+import inspect
+
+if not hasattr(inspect, "getargspec"):
+    ArgSpec = collections.namedtuple("ArgSpec", "args varargs keywords defaults")
+
+    def getargspec(func):
+        spec = inspect.getfullargspec(func)
+        return ArgSpec(spec.args, spec.varargs, spec.varkw, spec.defaults)
+
+    inspect.getargspec = getargspec
+'''
+
+
+def run_pypicloud(layout: Path, projects: int, seconds: int, work: Path) -> dict[str, dict[str, float]]:
+    """pypicloud 1.3.12 under waitress (8 threads), its SQLite cache on the same folder."""
+    python = peer_python("pypicloud", ["pypicloud==1.3.12", "SQLAlchemy<2", "setuptools<82", "waitress"])
+    site = next((python.parent.parent / "lib").glob("python3*/site-packages"))
+    (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+    port = free_port()
+    config = work / "pypicloud.ini"
+    config.write_text(
+        "[app:main]\nuse = egg:pypicloud\npypi.default_read = everyone\npypi.storage = file\n"
+        f"storage.dir = {layout}\npypi.db = sql\ndb.url = sqlite:///{work}/pypicloud.db\npypi.fallback = none\n"
+        f"session.encrypt_key = {base64.b64encode(os.urandom(32)).decode()}\nsession.validate_key = bench\n\n"
+        f"[server:main]\nuse = egg:waitress#main\nhost = 127.0.0.1\nport = {port}\nthreads = 8\n"
+    )
+    server = subprocess.Popen(
+        [str(python.parent / "pserve"), str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait(base + "/simple/proj0/")  # its start-up rebuild fills the cache first
+        results = measure(base, projects, seconds, work, "/api/package/proj0/proj0-1.0.tar.gz")
+        results["rss"] = {"MiB": rss_mib(server.pid)}
+        return results
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     servers = list(results)
     labels = [k for k in next(iter(results.values())) if k != "rss"]
@@ -234,7 +278,7 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=5_000, help="files of the one big project")
     parser.add_argument("--seconds", type=int, default=10, help="per measurement")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--peers", choices=["pypiserver", "none"], default="pypiserver")
+    parser.add_argument("--peers", nargs="*", choices=["pypiserver", "pypicloud"], default=["pypiserver", "pypicloud"])
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -246,8 +290,10 @@ def main() -> None:
             results[f"pkgcache serve ({workers} worker{'s' if workers > 1 else ''}, SQLite)"] = run_pkgcache(
                 layout, workers, args.projects, args.seconds, work
             )
-        if args.peers == "pypiserver":
+        if "pypiserver" in args.peers:
             results["pypiserver 2.4.2 (waitress)"] = run_pypiserver(flat, args.projects, args.seconds, work)
+        if "pypicloud" in args.peers:
+            results["pypicloud 1.3.12 (waitress, SQLite)"] = run_pypicloud(layout, args.projects, args.seconds, work)
     files = args.projects * 10 + args.big
     print(
         f"{files:,} files ({args.projects:,} projects x 10 + one of {args.big:,}); wrk -t2 -c64, {args.seconds} s each\n"
