@@ -182,7 +182,11 @@ def run_pkgcache(layout: Path, workers: int, projects: int, seconds: int, work: 
         return results
     finally:
         server.terminate()
-        server.wait(30)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def peer_python(name: str, requirements: list[str]) -> Path:
@@ -210,7 +214,11 @@ def run_pypiserver(flat: Path, projects: int, seconds: int, work: Path) -> dict[
         return results
     finally:
         server.terminate()
-        server.wait(30)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 _SITECUSTOMIZE = '''"""pypicloud 1.3.12's pyramid_duh calls inspect.getargspec, gone in Python 3.11."""
@@ -252,7 +260,11 @@ def run_pypicloud(layout: Path, projects: int, seconds: int, work: Path) -> dict
         return results
     finally:
         server.terminate()
-        server.wait(30)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
@@ -299,6 +311,7 @@ def main() -> None:
             results[f"pkgcache serve ({workers} worker{'s' if workers > 1 else ''}, SQLite)"] = run_pkgcache(
                 layout, workers, args.projects, args.seconds, work
             )
+            print(json.dumps(results), flush=True)  # kept even if a later server fails
         if "pypiserver" in args.peers:
             results["pypiserver 2.4.2 (waitress)"] = run_pypiserver(flat, args.projects, args.seconds, work)
         if "pypicloud" in args.peers:

@@ -38,7 +38,14 @@ def serve(config: str | None, host: str, port: int, workers: int, access_log: bo
         raise click.ClickException("\n".join(f"error: {p}" for p in err.problems)) from err
     except PkgcacheError as err:
         raise click.ClickException(f"error: {err}") from err
-    options = {"host": host, "port": port, "access_log": access_log, "log_level": "info", "server_header": False}
+    options = {
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "log_level": "info",
+        "server_header": False,
+        "timeout_graceful_shutdown": 5,  # a stop (SIGTERM) never waits long on idle keep-alive clients
+    }
     if workers == 1:
         uvicorn.run(app, **options)  # type: ignore[arg-type]
         return
