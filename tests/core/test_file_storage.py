@@ -178,3 +178,23 @@ def test_a_bind_mount_loop_ends_the_walk(tmp_path: Path, where: str) -> None:
         subprocess.run(["umount", "-l", str(mount_point)], check=True)
     assert set(listed) == {"proj-1.0.tar.gz"}
     assert len(listed) <= 4  # the loop's copies, each under the same name, until the cut
+
+
+def test_files_of_one_filename_index_the_first_in_path_order_and_name_it(tmp_path: Path) -> None:
+    """Three copies of one filename (two project folders and the flat folder): the first
+    in path order is indexed, each other one reported once, its reason naming the first."""
+    for project in ("zeta", "alpha"):
+        folder = tmp_path / project / "1.0"
+        folder.mkdir(parents=True)
+        (folder / "dup-1.0.tar.gz").write_bytes(project.encode())
+    (tmp_path / "dup-1.0.tar.gz").write_bytes(b"flat")
+    s = storage(tmp_path)
+    for _ in range(2):  # every listing settles on the same one
+        [package] = list(s.list())
+        assert (package.name, package.data["size"]) == ("alpha", len(b"alpha"))
+        first = str(tmp_path / "alpha" / "1.0" / "dup-1.0.tar.gz")
+        assert sorted(x.path for x in s.skipped) == sorted(
+            [str(tmp_path / "dup-1.0.tar.gz"), str(tmp_path / "zeta" / "1.0" / "dup-1.0.tar.gz")]
+        )
+        for skipped in s.skipped:
+            assert skipped.reason.startswith(f"same filename as {first!r}, which comes first in path order")

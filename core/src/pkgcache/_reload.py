@@ -428,21 +428,40 @@ def _write(cache: Cache, spool: _Spool, result: ReloadResult) -> None:
     for batch in spool.batches():
         cache._save_many(_last_wins(p for _, p in batch))
         again: list[Package] = []
-        cleared: list[Package] = []
+        absent: list[Package] = []
         for (kind, package), fresh in zip(batch, _recheck(storage, [p for _, p in batch]), strict=True):
             result.updated += kind == "updated"
             if fresh is None:
-                cache._clear(package)  # deleted meanwhile
-                cleared.append(package)
+                absent.append(package)  # deleted meanwhile, or uploaded again elsewhere
                 continue
             result.added += kind == "added"
             if fresh is not package and (fresh.token != package.token or not fresh.same_as(package)):
                 again.append(fresh)  # rewritten meanwhile: its upload may have saved before us
+        cleared = _clear_absent(cache, absent)
         # a filename uploaded again between the re-check and the clear (its writer saved
         # before we cleared) is in the storage: asked by filename, it comes back
         again += [fresh for fresh in _recheck(storage, cleared) if fresh is not None] if cleared else []
         if again:
             cache._save_many(_last_wins(again))
+
+
+def _clear_absent(cache: Cache, absent: list[Package]) -> list[Package]:
+    """Clear the rows of ``absent`` (written by us, their files absent now) unless the row
+    the cache holds now is another writer's: the filename is the identity, so a file
+    deleted and uploaded again under another project or version meanwhile has a row
+    that is not ours, and the storage is asked about that row, where it is kept, not
+    about the place we read. Returns the packages cleared."""
+    if not absent:
+        return []
+    storage = cache.storage
+    held = cache._fetch_many([p.filename for p in absent])
+    theirs = [row for p in absent if (row := held.get(p.filename)) is not None and not storage.same_object(row, p)]
+    answers = _recheck(storage, theirs) if theirs else []
+    kept = {row.filename for row, now in zip(theirs, answers, strict=True) if now is not None}
+    cleared = [p for p in absent if p.filename not in kept]
+    for package in cleared:
+        cache._clear(package)
+    return cleared
 
 
 def _remove_gone(cache: Cache, listed: _Hashes, result: ReloadResult) -> None:

@@ -156,6 +156,14 @@ def _core_metadata_hash(path: str) -> dict[str, str]:
     return {k: v for k, v in found.items() if k == "core_metadata_sha256"}
 
 
+def _duplicate(first: str) -> str:
+    """Why a second file of one filename is not indexed (the first's path named)."""
+    return (
+        f"same filename as {shown_path(first)!r}, which comes first in path order: "
+        "not indexed (delete the copy not wanted)"
+    )
+
+
 def _sorted_entries(folder: str) -> Iterator[os.DirEntry[str]]:
     """The entries of ``folder`` in name order (the ``scandir`` closed at once)."""
     with os.scandir(folder) as found:
@@ -379,16 +387,20 @@ class FileStorage(Storage):
     def _scan(self) -> Iterator[Entry]:
         odd_folder = ("", False)  # (project folder, its name is not normalized): files come folder by folder
         # the filename is the identity: of two files of one filename (two project or version
-        # folders) the first in path order is indexed and the other reported; hashes, not
-        # names, are kept, so memory stays small (a 64-bit collision is once in ~10^19 pairs)
-        seen: set[int] = set()
+        # folders) the first in path order is indexed and the other reported, naming both.
+        # Kept per file: the filename's hash and its folder, one string shared by the folder's
+        # files, so memory stays small (a 64-bit collision is once in ~10^19 pairs)
+        seen: dict[int, str] = {}
+        folder = ""
         for entry, rel in self._walk(self.skipped):
-            if hash(rel[-1]) in seen:
-                self.skipped.append(
-                    Skipped(entry.path, "another file of the same filename comes first in path order: not indexed")
-                )
+            parent = entry.path[: len(entry.path) - len(rel[-1])]
+            if parent != folder:
+                folder = parent
+            first = seen.get(hash(rel[-1]))
+            if first is not None:
+                self.skipped.append(Skipped(entry.path, _duplicate(first + rel[-1])))
                 continue
-            seen.add(hash(rel[-1]))
+            seen[hash(rel[-1])] = folder
             try:
                 st = entry.stat()
                 try:

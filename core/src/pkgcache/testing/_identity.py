@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -65,16 +66,20 @@ class FilenameIdentity:
             found = cache.fetch("dup-1.0.tar.gz")
             assert found is not None and (found.name, found.summary) == ("proja", "proja")
             assert [Path(s.path).parent.parent.name for s in result.skipped] == ["projb"]
-            assert "same filename" in result.skipped[0].reason
+            first = os.path.join(str(storage_dir), "proja", "1.0", "dup-1.0.tar.gz")
+            assert "same filename" in result.skipped[0].reason and repr(first) in result.skipped[0].reason
         assert (result.added, result.updated, result.removed) == (0, 0, 0)
         assert cache.distinct() == ["proja"]
 
-    def test_recheck_follows_a_filename_uploaded_again_under_another_version(
-        self, cache: Cache, storage_dir: Path, monkeypatch: pytest.MonkeyPatch
+    @pytest.mark.parametrize(("project", "version"), [("hot", "2.0"), ("elsewhere", "2.0")], ids=["version", "project"])
+    def test_recheck_follows_a_filename_uploaded_again_elsewhere(
+        self, cache: Cache, storage_dir: Path, monkeypatch: pytest.MonkeyPatch, project: str, version: str
     ) -> None:
-        """A writer deletes ``hot-1.0.tar.gz`` (version 1.0) and uploads the same filename
-        as version 2.0 just as the graceful reload re-checks what it wrote: the reload
-        must keep the new file, not clear its row because the old path is gone."""
+        """A writer deletes ``hot-1.0.tar.gz`` (project hot, version 1.0) and uploads the
+        same filename under another version, or another project, just as the graceful
+        reload re-checks what it wrote: the reload must keep the new file (asked about by
+        filename, and by the row the cache holds now), not clear its row because the
+        place it read is empty."""
         cache.upload("hot-1.0.tar.gz", b"old", name="hot", version="1.0")
         cache.clear_all()  # the reload adds the file, then re-checks it
         writer = self.make_cache(storage_dir) if self.shared_state else cache
@@ -86,8 +91,14 @@ class FilenameIdentity:
             if not acted and any(p.filename == "hot-1.0.tar.gz" for p in packages):
                 held = writer.fetch("hot-1.0.tar.gz")
                 assert held is not None and held.version == "1.0"  # the reload has written it
-                writer.delete(held)
-                writer.upload("hot-1.0.tar.gz", b"new", name="hot", version="2.0")
+                if writer is cache:  # as another process: a storage object of its own
+                    writer.storage = type(storage)(storage.settings)
+                try:
+                    writer.delete(held)
+                    writer.upload("hot-1.0.tar.gz", b"new", name=project, version=version)
+                finally:
+                    if writer is cache:
+                        writer.storage = storage
                 acted.append("wrote")
             return original(packages)
 
@@ -100,7 +111,8 @@ class FilenameIdentity:
         assert acted, "the writer never ran: the reload re-checked nothing"
         found = cache.fetch("hot-1.0.tar.gz")
         assert found is not None, f"the new upload's row was cleared ({result})"
-        assert found.version == "2.0" and found.data["hash_sha256"] == hashlib.sha256(b"new").hexdigest()
+        assert (found.name, found.version) == (project, version)
+        assert found.data["hash_sha256"] == hashlib.sha256(b"new").hexdigest()
         monkeypatch.undo()
         again = cache.reload_from_storage(graceful=True)
         assert (again.added, again.updated, again.removed) == (0, 0, 0), again

@@ -40,7 +40,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from pkgcache import InvalidPackage, Package, Skipped, Storage, StorageUnavailable
-from pkgcache.storage import Entry
+from pkgcache.plugin import Entry
 
 from .layout import object_key, package_from_metadata, package_metadata
 from .settings import S3Settings
@@ -163,20 +163,30 @@ class S3Storage(Storage):
     def _entries(self, page: dict[str, Any] | None, pages: Iterator[dict[str, Any]]) -> Iterator[Entry]:
         ends: list[str] = []
         # the filename is the identity: of two objects of one filename (two projects) the
-        # first in key order is indexed and the other reported; hashes, not names, are kept
-        seen: set[int] = set()
+        # first in key order is indexed and the other reported, naming both. Kept per object:
+        # the filename's hash and its key's folder, one string shared by consecutive keys
+        seen: dict[int, str] = {}
+        folder = ""
         while page is not None:
             for obj in page.get("Contents", ()):
                 key: str = obj["Key"]
                 if key.endswith("/"):  # a folder marker of some console
                     continue
-                filename = key.rpartition("/")[2]
-                if hash(filename) in seen:
+                parent, _, filename = key.rpartition("/")
+                if parent != folder:
+                    folder = parent
+                first = seen.get(hash(filename))
+                if first is not None:
+                    first_key = f"{first}/{filename}" if first else filename
                     self.skipped.append(
-                        Skipped(key, "another object of the same filename comes first in key order: not indexed")
+                        Skipped(
+                            key,
+                            f"same filename as {first_key!r}, which comes first in key order: "
+                            "not indexed (delete the object not wanted)",
+                        )
                     )
                     continue
-                seen.add(hash(filename))
+                seen[hash(filename)] = folder
                 yield Entry(filename, _token(obj["ETag"], obj["Size"], obj["LastModified"]), key)
             if page.get("Contents"):
                 ends.append(page["Contents"][-1]["Key"])
