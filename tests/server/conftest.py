@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.s3.conftest import bucket, moto_port, raw  # noqa: F401 - fixtures of the S3 tests
+from tests.support import MotoServer, require_moto
 
 #: the clients' environment: no user or machine configuration (extra indexes, find-links)
 CLIENT_ENV = {
@@ -51,8 +53,6 @@ class Served(ServerProcess):
                 raise RuntimeError(f"pkgcache serve exited: {self.log.read_text()}")
             if self.ready():
                 return
-            import time
-
             time.sleep(0.05)
         raise RuntimeError(f"pkgcache serve did not start: {self.log.read_text()}")
 
@@ -146,3 +146,31 @@ def build_wheel(
             archive.writestr(member, data)
         archive.writestr(f"{info}/RECORD", record)
     return path
+
+
+@pytest.fixture(scope="session")
+def moto_port() -> Iterator[int]:
+    """moto's S3 server, for the tests of a server on an S3 storage."""
+    require_moto()
+    server = MotoServer()
+    server.start()
+    yield server.port
+    server.stop()
+
+
+@pytest.fixture
+def bucket(moto_port: int) -> str:
+    """A fresh, empty bucket on the moto server."""
+    import boto3
+
+    name = f"pkgs-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{moto_port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing-secret",
+    )
+    client.create_bucket(Bucket=name)
+    client.close()
+    return name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -123,6 +124,16 @@ def test_etag_304_and_a_new_etag_after_an_upload(server: Served, tmp_path: Path)
     assert after.json()["files"][0]["filename"] == dist.name
 
 
+def test_head_answers_the_headers_of_get(server: Served) -> None:
+    for path in ("/simple/", "/simple/demo-pkg/", "/packages/demo_pkg-1.0-py3-none-any.whl"):
+        got = httpx.get(server.url + path, headers={"Accept": PIP_ACCEPT, "Accept-Encoding": "identity"})
+        head = httpx.head(server.url + path, headers={"Accept": PIP_ACCEPT, "Accept-Encoding": "identity"})
+        assert (head.status_code, head.content) == (200, b"")
+        assert head.headers["content-length"] == str(len(got.content))
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers.get("etag") == got.headers.get("etag")
+
+
 def test_large_pages_are_gzipped(server: Served) -> None:
     response = httpx.get(f"{server.url}/simple/many/", headers={"Accept-Encoding": "gzip"})
     assert response.headers["content-encoding"] == "gzip" and response.text.count("<a ") >= 40
@@ -151,6 +162,8 @@ def test_names_redirect_and_unknown_projects(server: Served) -> None:
         "/simple/..%2F..%2Fsecret.txt/",
         "/packages/demo_pkg-1.0-py3-none-any.whl%00",
         "/packages/%ff%fe.whl",
+        "/simple/%ff%fe/",
+        "/simple/a%00b/",
     ],
 )
 def test_traversal_paths_reach_nothing_outside_the_storage(server: Served, path: str) -> None:
@@ -216,3 +229,42 @@ def test_access_and_upload_refusals(serve: Callable[..., Served], storage: Path,
     assert not list(storage.rglob("new*")), "a refused upload left a file"
     assert post(basic("alice", "s3cret")).status_code == 200
     assert post(basic("alice", "s3cret")).status_code == 409
+
+
+def test_an_oversized_chunked_upload_is_refused_before_its_end(server: Served) -> None:
+    """A body without Content-Length (chunked) is counted as it arrives: past the limit
+    the answer is 413 at once, while the client is still sending, and nothing is kept."""
+    head = (
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        "Content-Type: multipart/form-data; boundary=xx\r\n"
+        f"Authorization: {basic('alice', 's3cret')['Authorization']}\r\n\r\n"
+    ).encode()
+    part = (
+        b'--xx\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
+        b'--xx\r\nContent-Disposition: form-data; name="content"; filename="big-1.0.tar.gz"\r\n\r\n'
+    )
+    chunk = b"x" * 65536
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head + b"%x\r\n%s\r\n" % (len(part), part))
+        try:
+            for _ in range(40):  # 2.5 MiB, well past pypi.max_upload_bytes and the 1 MiB for fields
+                s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:
+            pass  # the server answered and closed while this was still sending
+        answer = s.recv(4096)  # the body never ends: only a server that counts answers
+        while b"pypi.max_upload_bytes" not in answer and (more := s.recv(4096)):
+            answer += more
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"pypi.max_upload_bytes" in answer
+    assert not list(server.storage.rglob("big*"))
+
+
+def test_a_file_gone_from_the_storage_is_404(serve: Callable[..., Served], storage: Path) -> None:
+    """Another program deleted the file before the cache heard of it: a plain 404, not a 500."""
+    wheel = build_wheel(storage, "gone-pkg", "1.0")
+    server = serve({"pypi.db": "memory", "storage.dir": str(storage), "pypi.fallback": "none"})
+    wheel.unlink()
+    for method in ("GET", "HEAD"):
+        response = httpx.request(method, f"{server.url}/packages/{wheel.name}")
+        assert response.status_code == 404, response.text
+    assert "no longer holds" in httpx.get(f"{server.url}/packages/{wheel.name}").text

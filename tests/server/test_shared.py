@@ -13,9 +13,7 @@ import httpx
 import pytest
 
 from pkgcache import load_cache
-from tests.redis.conftest import require_shared, unique_prefix
-from tests.s3.conftest import s3_config
-from tests.sql.conftest import POSTGRES_URL, require
+from tests.support import POSTGRES_URL, require_redis, require_sql, s3_config, unique_prefix
 
 from .conftest import Served, build_wheel, password_hash
 
@@ -45,9 +43,9 @@ def test_two_servers_see_each_others_uploads_and_deletes(
     serve: Callable[..., Served], storage: Path, tmp_path: Path, engine: str
 ) -> None:
     if engine == "postgresql":
-        db: dict[str, Any] = {"pypi.db": "sql", "db.url": require(POSTGRES_URL)}
+        db: dict[str, Any] = {"pypi.db": "sql", "db.url": require_sql(POSTGRES_URL)}
     else:
-        db = {"pypi.db": "redis", "db.url": require_shared(), "db.prefix": unique_prefix()}
+        db = {"pypi.db": "redis", "db.url": require_redis(), "db.prefix": unique_prefix()}
     build_wheel(storage, "seed", "1.0")  # the first server fills the cache from it
     keys = {**db, "storage.dir": str(storage), "user.alice": password_hash("s3cret"), "pypi.fallback": "none"}
     with load_cache({**db, "storage.dir": str(storage)}, environ={}) as cache:
@@ -56,6 +54,8 @@ def test_two_servers_see_each_others_uploads_and_deletes(
     second = serve(keys, workers=2, name="second")
     assert files_of(second, "seed")[:2] == (200, ["seed-1.0-py3-none-any.whl"])
     assert files_of(second, "shared")[0] == 404
+    for server in (first, second):  # a name no database holds is simply not there
+        assert httpx.get(f"{server.url}/simple/a%00b/").status_code == 404
 
     upload(first, build_wheel(tmp_path / "dist", "shared", "1.0"), "shared", "1.0")
     status, names, etag = files_of(second, "shared")

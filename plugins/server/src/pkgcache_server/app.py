@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from pkgcache import Cache, PkgcacheError, load_cache, load_settings, normalize_name
+from pkgcache.plugin import is_key
 
 from . import files, pages
 from .auth import Access
@@ -50,6 +51,14 @@ class Index:
     async def run(self, call: Callable[..., T], *args: Any) -> T:
         return await run_in_threadpool(call, *args)
 
+    async def user(self, request: Request) -> str | bool | None:
+        """Who sent ``request`` (see :meth:`Access.user`); a password hash to check runs
+        in the thread pool, so a slow hash (or many wrong passwords) never stalls the loop."""
+        header = request.headers.get("authorization")
+        if self.access.needs_hash(header):
+            return await self.run(self.access.user, header)
+        return self.access.user(header)
+
 
 def _text(status: int, message: str, **headers: str) -> PlainTextResponse:
     return PlainTextResponse(message + "\n", status_code=status, headers=headers)
@@ -73,7 +82,7 @@ async def _gate(request: Request) -> Response | None:
     index = _index(request)
     if not index.background.ready.is_set():
         return _text(503, "the cache is being filled from the storage; try again shortly", **{"Retry-After": "5"})
-    user = index.access.user(request.headers.get("authorization"))
+    user = await index.user(request)
     if user is False or not index.access.may(user, write=False):  # type: ignore[arg-type]
         return denied(user, "read this index")
     return None
@@ -137,7 +146,9 @@ async def project(request: Request) -> Response:
     if content_type is None:
         return _not_acceptable()
     index = _index(request)
-    token = await index.run(index.cache.project_token, name)
+    # a name no cache can hold (a NUL, a control character) is in none: asking a
+    # database about it would only make it raise
+    token = await index.run(index.cache.project_token, name) if is_key(name) else None
     if token is None:
         if index.settings.fallback == "redirect":
             return RedirectResponse(f"{index.settings.fallback_url.rstrip('/')}/{quote(name)}/", status_code=302)

@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import threading
 
 from passlib.context import CryptContext
@@ -33,29 +34,51 @@ class Access:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.context = CryptContext(schemes=SCHEMES)
-        self._verified: dict[str, bytes] = {}  # user -> sha256 of the password that verified
+        self._verified: dict[str, bytes] = {}  # user -> keyed digest of the password that verified
+        self._key = os.urandom(32)  # this process's: a memory dump shows no plain fast hash
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _credentials(authorization: str | None) -> tuple[str, str] | None:
+        """``(name, password)`` of a Basic ``Authorization`` header; None when unreadable."""
+        scheme, _, value = (authorization or "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            name, sep, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return (name, password) if sep else None
+
+    def _digest(self, password: str) -> bytes:
+        return hmac.new(self._key, password.encode(), hashlib.sha256).digest()
+
+    def _remembered(self, name: str, password: str) -> bool:
+        digest = self._digest(password)
+        with self._lock:
+            known = self._verified.get(name)
+        return known is not None and hmac.compare_digest(known, digest)
+
+    def needs_hash(self, authorization: str | None) -> bool:
+        """Whether :meth:`user` must run the (deliberately slow) password hash for this
+        header: the caller then runs it off the event loop."""
+        credentials = self._credentials(authorization)
+        if credentials is None or credentials[0] not in self.settings.users:
+            return False
+        return not self._remembered(*credentials)
 
     def user(self, authorization: str | None) -> str | bool | None:
         """The user name of valid credentials, None when none were sent, False when they are wrong."""
         if not authorization:
             return None
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "basic":
+        credentials = self._credentials(authorization)
+        if credentials is None:
             return False
-        try:
-            name, sep, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        if not sep:
-            return False
+        name, password = credentials
         stored = self.settings.users.get(name)
         if stored is None:
             return False
-        digest = hashlib.sha256(password.encode()).digest()
-        with self._lock:
-            known = self._verified.get(name)
-        if known is not None and hmac.compare_digest(known, digest):
+        if self._remembered(name, password):
             return name
         try:
             ok = self.context.verify(password, stored)
@@ -64,7 +87,7 @@ class Access:
         if not ok:
             return False
         with self._lock:
-            self._verified[name] = digest
+            self._verified[name] = self._digest(password)
         return name
 
     def may(self, user: str | None, write: bool) -> bool:

@@ -46,16 +46,26 @@ class Background:
                 log.warning("filling the cache failed, trying again in 5 s: %s", err)
                 self._stop.wait(5)
                 continue
+            if result is None and self._still_empty():
+                continue  # another server's fill outlasted the wait (or failed): wait again
             if result is not None:
                 log.info("filled the cache from the storage: %s", result)
             self.ready.set()
             return
 
+    def _still_empty(self) -> bool:
+        try:
+            return not self.cache.distinct()
+        except Exception as err:
+            log.warning("cannot tell whether the cache is filled, trying again in 5 s: %s", err)
+            self._stop.wait(5)
+            return True
+
     def _reloads(self) -> None:
         assert self.interval is not None
         while not self._stop.wait(self.interval):
             try:
-                with self.cache._reload_lock(0) as held:  # another server reloads: skip this turn
+                with self.cache.reload_lease(0) as held:  # another server reloads: skip this turn
                     if held:
                         result = self.cache.reload_from_storage(graceful=True)
                         log.info("graceful reload: %s", result)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,12 @@ METADATA_SUFFIX = ".metadata"
 
 def _missing(filename: str) -> Response:
     return PlainTextResponse(f"no file {filename!r} in this index\n", status_code=404)
+
+
+def _gone(package: Package) -> Response:
+    """The cache lists the file but another program removed it from the storage."""
+    message = f"the storage no longer holds {package.filename!r}; a reload will drop it from the index\n"
+    return PlainTextResponse(message, status_code=404)
 
 
 def _chunks(handle: Any) -> Iterator[bytes]:
@@ -65,11 +72,16 @@ async def download(index: Index, request: Request) -> Response:
     storage = index.cache.storage
     if isinstance(storage, FileStorage):
         path = await index.run(storage.get_url, package)
+        if not await index.run(os.path.isfile, path):
+            return _gone(package)
         return FileResponse(path, headers=headers, media_type="application/octet-stream")
     url = await index.run(storage.get_url, package)
     if url.startswith(("http://", "https://")) and getattr(storage.settings, "redirect_urls", True):
         return RedirectResponse(url, status_code=302)
-    handle = await index.run(storage.open, package)
+    try:
+        handle = await index.run(storage.open, package)
+    except FileNotFoundError:
+        return _gone(package)
     size = package.data.get("size")
     if isinstance(size, int):
         headers["Content-Length"] = str(size)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import Message
 
 from pkgcache import InvalidPackage, PackageExists
 
@@ -25,6 +26,31 @@ __all__ = ["upload"]
 
 def _refuse(status: int, message: str) -> Response:
     return PlainTextResponse(message + "\n", status_code=status)
+
+
+#: what the form's other fields may add to the file's bytes
+FIELDS_ALLOWANCE = 1 << 20
+
+
+class _TooBig(Exception):
+    """The body went past the limit while it was being read."""
+
+
+def _counted(request: Request, limit: int) -> Request:
+    """``request`` reading its body through a counter that stops past ``limit`` bytes:
+    a body without ``Content-Length`` (chunked) is never read to its end first."""
+    receive, received = request.receive, 0
+
+    async def counting() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _TooBig
+        return message
+
+    return Request(request.scope, counting)
 
 
 def _sha256(handle: BinaryIO) -> str:
@@ -45,15 +71,18 @@ async def upload(request: Request) -> Response:
     from .app import denied
 
     index: Index = request.app.state.index
-    user = index.access.user(request.headers.get("authorization"))
+    user = await index.user(request)
     if user is False or not index.access.may(user, write=True):  # type: ignore[arg-type]
         return denied(user, "upload")
     limit = index.settings.max_upload_bytes
+    over = f"over the limit of {limit:,} bytes (pypi.max_upload_bytes)"
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + (1 << 20):  # the form fields come on top of the file
-        return _refuse(413, f"upload of {int(length):,} bytes is over the limit of {limit:,} (pypi.max_upload_bytes)")
+    if length.isdigit() and int(length) > limit + FIELDS_ALLOWANCE:
+        return _refuse(413, f"an upload of {int(length):,} bytes is {over}")
     try:
-        form = await request.form(max_files=2, max_fields=200)
+        form = await _counted(request, limit + FIELDS_ALLOWANCE).form(max_files=2, max_fields=200)
+    except _TooBig:
+        return _refuse(413, f"the upload is {over}")
     except Exception as err:  # a truncated or malformed multipart body
         return _refuse(400, f"the multipart body cannot be read: {err}")
     try:
@@ -64,7 +93,7 @@ async def upload(request: Request) -> Response:
         if not isinstance(content, UploadFile) or not content.filename:
             return _refuse(400, "content: the file (with its filename) is missing")
         if content.size is not None and content.size > limit:
-            return _refuse(413, f"{content.filename!r} is over the limit of {limit:,} bytes (pypi.max_upload_bytes)")
+            return _refuse(413, f"{content.filename!r} is {over}")
         sent = _text_field(form, "sha256_digest")
         actual = await index.run(_sha256, content.file)
         if sent is not None and sent.lower() != actual:
