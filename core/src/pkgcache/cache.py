@@ -30,7 +30,7 @@ import io
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import IO, Any, BinaryIO, ClassVar
@@ -453,6 +453,16 @@ class Cache(abc.ABC):
             if not held or not self._is_empty():
                 return None
             return self.reload_from_storage()
+
+    def reload_lease(self, timeout: float = 0) -> AbstractContextManager[bool]:
+        """The lease that lets one process at a time reload this cache, as a context manager.
+
+        Yields True when held, False when ``timeout`` seconds passed first. A
+        periodic job shared by several servers takes it with ``timeout=0`` and
+        skips its turn when another holds it, so that the storage is listed
+        once per interval, not once per server.
+        """
+        return self._reload_lock(timeout)
 
     # -- health and lifetime ---------------------------------------------------
     def check_health(self) -> tuple[bool, str]:

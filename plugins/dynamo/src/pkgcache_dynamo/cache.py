@@ -16,7 +16,7 @@ when they exist with the right keys:
 Writes change files, then settle the project's row with a conditional
 write (``_rows``); plain reload reconciles in place, streamed (``_reconcile``);
 each file keeps the storage's change token, so a graceful reload reads only what moved; the
-reload lock is a lease (:mod:`pkgcache._lease`) on a conditional write.
+reload lock is a lease (:func:`pkgcache.plugin.hold_lease`) on a conditional write.
 One instance is safe to share between threads: it uses only the
 thread-safe boto3 client, created once under a lock.
 """
@@ -35,9 +35,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pkgcache import Cache, Package, Storage, normalize_name
-from pkgcache._lease import DEFAULT_TTL, LeaseOps, hold_lease
-from pkgcache._reload import BATCH
-from pkgcache.cache import matches, search_packages
+from pkgcache.plugin import BATCH, LEASE_TTL, LeaseOps, hold_lease, matches, search_packages
 
 from ._errors import classified, code_of
 from ._items import LOCK_NAME, comes_first, is_project_row, package, package_item, summaries_of, to_time
@@ -56,7 +54,7 @@ class DynamoCache(Cache):
     settings: DynamoSettings
 
     #: seconds the reload lease lives without renewal: the longest a dead holder blocks others
-    lease_ttl: ClassVar[float] = DEFAULT_TTL
+    lease_ttl: ClassVar[float] = LEASE_TTL
     #: seconds after which a row a reload marked dirty counts as left by a dead reload and is repaired on
     #: read (a live reload finishes a chunk of projects in far less)
     repair_after: ClassVar[float] = 60.0

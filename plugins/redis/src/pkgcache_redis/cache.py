@@ -92,8 +92,7 @@ from pkgcache import (
     scrub,
     url_secrets,
 )
-from pkgcache._lease import LeaseOps, hold_lease
-from pkgcache.rules import search_packages
+from pkgcache.plugin import LeaseOps, hold_lease, search_packages
 
 from . import _cluster, _scripts
 from ._codec import decode, encode, time_of, token_of

@@ -8,7 +8,7 @@ from urllib.parse import SplitResult, parse_qs, urlsplit
 from pydantic import Field, field_validator
 
 from pkgcache import BackendSettings, SecretUrl
-from pkgcache._secrets import PERCENT_ENCODING_ADVICE, password_needs_encoding
+from pkgcache.plugin import PERCENT_ENCODING_ADVICE, password_needs_encoding
 
 __all__ = ["RedisSettings", "database_of"]
 

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from pkgcache import InvalidPackage, Package
-from pkgcache._metadata import parse_filename
+from pkgcache.plugin import parse_filename
 
 __all__ = ["decode_value", "encode_value", "object_key", "package_from_metadata", "package_metadata"]
 

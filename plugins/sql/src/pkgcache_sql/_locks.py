@@ -8,7 +8,7 @@ database, so there the schema is added), so two caches in two databases of
 one server never wait for each other.
 
 SQLite has no such lock: a row in ``pkgcache_lock`` is a lease
-(:func:`pkgcache._lease.hold_lease`), renewed by its living holder and taken
+(:func:`pkgcache.plugin.hold_lease`), renewed by its living holder and taken
 over once it has not been renewed for ``ttl`` seconds, so a killed holder
 blocks the others for at most ``ttl``, and a reload longer than that still
 runs once. While the holder's reload transaction holds SQLite's write lock
@@ -30,7 +30,7 @@ from sqlalchemy import delete, insert, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from pkgcache._lease import LeaseOps, hold_lease
+from pkgcache.plugin import LeaseOps, hold_lease
 
 from .schema import lock
 

@@ -60,7 +60,7 @@ from pkgcache import (
     scrub,
     url_secrets,
 )
-from pkgcache._lease import DEFAULT_TTL
+from pkgcache.plugin import LEASE_TTL
 
 from ._errors import SQLITE_MAX_TERM, classify, is_retryable, quiet_psycopg_cleanup
 from ._locks import reload_lock
@@ -215,7 +215,7 @@ class SQLCache(Cache):
     Settings = SQLSettings
     settings: SQLSettings
     #: seconds the SQLite reload lease lives unrenewed: the longest a killed holder blocks others
-    lease_seconds: float = DEFAULT_TTL
+    lease_seconds: float = LEASE_TTL
     #: tries of a write that meets deadlocks before CacheBusy
     WRITE_ATTEMPTS = 6
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from pkgcache import BackendSettings, SecretUrl
-from pkgcache._secrets import PERCENT_ENCODING_ADVICE, password_needs_encoding
+from pkgcache.plugin import PERCENT_ENCODING_ADVICE, password_needs_encoding
 
 from ._url import DEFAULT_DRIVERS, known_driver, parse
 
