@@ -141,7 +141,8 @@ def test_a_backend_that_keeps_no_tokens_reads_everything_and_writes_only_changes
                 [Package.restore(p.name, p.version, p.filename, p.last_modified, p.summary, p.data) for p in packages]
             )
 
-        _iter_tokens = Cache._iter_tokens  # the default: this backend stores no tokens
+        stores_tokens = False  # declared: this backend keeps no tokens
+        _iter_tokens = Cache._iter_tokens
 
     for i in range(4):
         write_wheel(tmp_path, "fg", f"1.{i}")

@@ -13,10 +13,6 @@ from .conftest import dynamo_config
 
 
 class TestDynamo(CacheConformance):
-    #: True in the kit's sense: a plain reload reconciles in place (writes what changed, deletes what is
-    #: gone), so readers never see an empty cache. It is not one switch: during a reload a reader may
-    #: see some projects already new and others still old (a partial mix), never nothing.
-    atomic_reload = True
     big_project_files = 1500
     stateful_examples = 8
 

@@ -14,7 +14,7 @@ collision among a million files has odds of about one in 10^7.
 
 A graceful reload reads from the storage only the files whose change token
 (:attr:`Package.token`) differs from the stored one, when the backend stores
-tokens (it overrides ``Cache._iter_tokens``); otherwise it reads every file
+tokens (it declares ``Cache.stores_tokens``); otherwise it reads every file
 and compares contents, writing only what changed.
 
 Graceful reload must lose no file uploaded and resurrect no file deleted
@@ -250,13 +250,6 @@ class _Snapshot:
         return _fingerprint(package) in self.contents
 
 
-def _stores_tokens(cache: Cache) -> bool:
-    """A backend that overrides ``_iter_tokens`` stores tokens (see its docstring)."""
-    from .cache import Cache
-
-    return type(cache)._iter_tokens is not Cache._iter_tokens
-
-
 def _batches(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
     it = iter(items)
     while batch := list(islice(it, size)):
@@ -313,7 +306,7 @@ def plain_reload(cache: Cache, clear: bool, progress: Progress | None, guard: Gu
     start = time.perf_counter()
     storage = cache.storage
     listing = storage.list()  # raises StorageUnavailable before anything is read or written
-    tokens = _stores_tokens(cache)
+    tokens = cache.stores_tokens
     before = _Snapshot.of_tokens(cache) if tokens else _Snapshot.of_packages(cache)
     listed = _Hashes()
     result = ReloadResult()
@@ -488,7 +481,7 @@ def graceful_reload(cache: Cache, clear: bool, progress: Progress | None, guard:
     start = time.perf_counter()
     storage = cache.storage
     entries = storage.scan()  # raises StorageUnavailable before anything is read or written
-    tokens = _stores_tokens(cache)
+    tokens = cache.stores_tokens
     snap = _Snapshot.of_tokens(cache) if tokens else _Snapshot.of_packages(cache)
     result = ReloadResult(graceful=True)
     listed, spool = _Hashes(), _Spool()

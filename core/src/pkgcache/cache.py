@@ -114,6 +114,17 @@ def _core_metadata_sha256(content: bytes | IO[bytes], filename: str) -> str | No
 class Cache(abc.ABC):
     """Base class of every backend; see the module docstring for what to implement."""
 
+    #: Capabilities, declared by the backend (the reload and the conformance kit read
+    #: them; nothing is guessed from which methods a subclass overrides).
+    #: ``stores_tokens``: :attr:`Package.token` is saved and read back, and
+    #: ``_iter_tokens`` streams it with one cheap query, so a graceful reload reads
+    #: from the storage only the files whose token changed.
+    stores_tokens: ClassVar[bool] = False
+    #: ``atomic_reload``: ``_replace_all``/``_replacing`` switch the whole contents at
+    #: once, so readers during a plain reload see the old or the new contents, never an
+    #: empty or partial cache (the default clears, then saves).
+    atomic_reload: ClassVar[bool] = False
+
     #: the backend's settings model (the ``db.*`` keys without ``db.``)
     Settings: ClassVar[type[BackendSettings]] = BackendSettings
 
@@ -185,10 +196,9 @@ class Cache(abc.ABC):
         A backend that stores :attr:`Package.token` (saving it in
         ``_save_many``/``_replace_all``/``_replacing`` and returning it from
         ``fetch``/``all``/``_iter_packages``) overrides this with one cheap
-        query: a graceful reload then reads from the storage only the files
-        whose token changed. Overriding it is the sign that tokens are stored;
-        the default reads every package, and a graceful reload re-reads every
-        file and compares contents, as it always did.
+        query, and declares ``stores_tokens = True``: a graceful reload then
+        reads from the storage only the files whose token changed. Without
+        it, a graceful reload re-reads every file and compares contents.
         """
         for package in self._iter_packages():
             yield package.filename, package.token

@@ -23,6 +23,9 @@ __all__ = ["MemoryCache"]
 class MemoryCache(Cache):
     """Thread-safe in-process cache; ``pypi.db = memory``."""
 
+    stores_tokens = True
+    atomic_reload = True
+
     class Settings(BackendSettings):
         pass
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -84,21 +84,22 @@ def _rewrite_sidecar(path: Path, summary: str) -> None:
 class IncrementalReload:
     """Needs the fixtures of :class:`CacheConformance`."""
 
-    #: the backend stores :attr:`Package.token` (None: find out by a round trip)
-    stores_tokens: ClassVar[bool | None] = None
-
     def _require_tokens(self, cache: Cache) -> None:
-        stores = self.stores_tokens
-        if stores is None:
-            probe = make_package("token-probe", "1.0")
-            probe.token = "probe:1"
-            cache.save(probe)
-            found = cache.fetch(probe.filename)
-            tokens = dict(cache._iter_tokens())
-            cache.clear(probe)
-            stores = found is not None and found.token == "probe:1" and tokens.get(probe.filename) == "probe:1"
-        if not stores:
-            pytest.skip("the backend does not store Package.token: a graceful reload re-reads every file")
+        if not cache.stores_tokens:
+            pytest.skip(
+                f"{type(cache).__name__} does not declare stores_tokens = True: a graceful reload re-reads every file"
+            )
+
+    def test_a_declared_token_store_keeps_tokens(self, cache: Cache) -> None:
+        """``stores_tokens = True`` is a promise: the token comes back from ``fetch`` and ``_iter_tokens``."""
+        self._require_tokens(cache)
+        probe = make_package("token-probe", "1.0")
+        probe.token = "probe:1"
+        cache.save(probe)
+        found = cache.fetch(probe.filename)
+        assert found is not None
+        assert found.token == "probe:1"
+        assert dict(cache._iter_tokens())[probe.filename] == "probe:1"
 
     def _storage_of(self, cache: Cache, n: int) -> list[Package]:
         packages = [make_package(f"inc{i % 7}", f"1.{i}", summary=f"file {i}", minutes=i) for i in range(n)]

@@ -38,6 +38,7 @@ class DbmCache(Cache):
     """``pypi.db = dbm``."""
 
     Settings = DbmSettings
+    atomic_reload = True  # _replace_all holds the lock every reader takes
     settings: DbmSettings
 
     def __init__(self, settings: DbmSettings, storage: Storage, **kwargs: Any) -> None:  # type: ignore[override]

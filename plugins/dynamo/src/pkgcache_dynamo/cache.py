@@ -51,6 +51,11 @@ class DynamoCache(Cache):
     """``pypi.db = dynamo``."""
 
     Settings = DynamoSettings
+    stores_tokens = True
+    #: in the kit's sense: a plain reload reconciles in place (writes what changed, deletes
+    #: what is gone), so readers never see an empty cache; during it a reader may see some
+    #: projects already new and others still old, never nothing
+    atomic_reload = True
     settings: DynamoSettings
 
     #: seconds the reload lease lives without renewal: the longest a dead holder blocks others

@@ -153,6 +153,8 @@ class RedisCache(Cache):
     """``pypi.db = redis``."""
 
     Settings = RedisSettings
+    stores_tokens = True
+    atomic_reload = True
     settings: RedisSettings
 
     #: seconds the reload lease lives unrenewed: the longest a killed holder blocks ``reload_if_needed``

@@ -213,6 +213,8 @@ class SQLCache(Cache):
     """``pypi.db = sql``: the default backend."""
 
     Settings = SQLSettings
+    stores_tokens = True
+    atomic_reload = True
     settings: SQLSettings
     #: seconds the SQLite reload lease lives unrenewed: the longest a killed holder blocks others
     lease_seconds: float = LEASE_TTL
