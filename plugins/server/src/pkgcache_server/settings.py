@@ -30,6 +30,7 @@ _KEYS = {
     "pypi.reload_interval": "reload_interval",
     "pypi.max_upload_bytes": "max_upload_bytes",
     "auth.admins": "admins",
+    "serve.threads": "threads",
 }
 
 
@@ -64,6 +65,15 @@ class ServerSettings(BaseModel):
     )
     max_upload_bytes: int = Field(100 << 20, gt=0, description="The largest upload accepted (413 beyond)")
     admins: list[str] = Field([], description="User names that may read and write everything")
+    threads: int = Field(
+        2,
+        ge=1,
+        le=256,
+        description=(
+            "Cache calls each worker runs at once (pkgcache's key). Few is fastest on a near cache: more "
+            "threads only contend for the interpreter; raise it for a far one (DynamoDB, a remote database)"
+        ),
+    )
     #: ``user.<name>`` = password hash, as pypicloud's config access backend writes it
     users: dict[str, str] = Field({}, repr=False)
 
