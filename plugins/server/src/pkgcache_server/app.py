@@ -8,6 +8,7 @@ are validated on every request against the cache's change marker (see
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -48,6 +49,7 @@ class Index:
         self.pages = PageCache()
         self.background = Background(cache, settings.reload_interval)
         self._threads: anyio.CapacityLimiter | None = None
+        self._rendering: dict[tuple[str, str, str], asyncio.Future[Page]] = {}
 
     async def run(self, call: Callable[..., T], *args: Any) -> T:
         """``call(*args)`` in a thread, at most ``serve.threads`` at once. Cache calls hold
@@ -56,6 +58,26 @@ class Index:
         if self._threads is None:  # made on first use: a limiter belongs to the running event loop
             self._threads = anyio.CapacityLimiter(self.settings.threads)
         return await anyio.to_thread.run_sync(call, *args, limiter=self._threads)
+
+    async def page(self, key: tuple[str, str, str], render: Callable[[], Page]) -> Page:
+        """The page of ``key`` from the page cache, else rendered (in a thread) once however
+        many requests ask for it at the same moment: 64 clients opening a 5,000-file page
+        that changed wait for one rendering, not 64 at once."""
+        page = self.pages.get(key)
+        if page is not None:
+            return page
+        pending = self._rendering.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self.run(render))
+            self._rendering[key] = pending
+
+            def finished(done: asyncio.Future[Page]) -> None:
+                del self._rendering[key]
+                if not done.cancelled() and done.exception() is None:
+                    self.pages.put(key, done.result())
+
+            pending.add_done_callback(finished)
+        return await asyncio.shield(pending)  # a client that leaves does not cancel the others' page
 
     async def user(self, request: Request) -> str | bool | None:
         """Who sent ``request`` (see :meth:`Access.user`); a password hash to check runs
@@ -129,13 +151,12 @@ async def simple_index(request: Request) -> Response:
         return _not_acceptable()
     index = _index(request)
     token = await index.run(index.cache.index_token)
-    key = ("/simple/", token, content_type)
-    page = index.pages.get(key)
-    if page is None:
-        names = await index.run(index.cache.distinct)
-        body = pages.project_list(names, content_type)
-        page = Page.of(body, f'"{token}-{_SHORT[content_type]}"')
-        index.pages.put(key, page)
+
+    def render() -> Page:
+        body = pages.project_list(index.cache.distinct(), content_type)
+        return Page.of(body, f'"{token}-{_SHORT[content_type]}"')
+
+    page = await index.page(("/simple/", token, content_type), render)
     return _send(request, index, page, content_type)
 
 
@@ -159,12 +180,12 @@ async def project(request: Request) -> Response:
         if index.settings.fallback == "redirect":
             return RedirectResponse(f"{index.settings.fallback_url.rstrip('/')}/{quote(name)}/", status_code=302)
         return _text(404, f"no project {name!r} in this index")
-    key = (name, token, content_type)
-    page = index.pages.get(key)
-    if page is None:
-        found = await index.run(index.cache.all, name)
-        page = Page.of(pages.project_page(name, found, content_type), f'"{token}-{_SHORT[content_type]}"')
-        index.pages.put(key, page)
+
+    def render() -> Page:
+        body = pages.project_page(name, index.cache.all(name), content_type)
+        return Page.of(body, f'"{token}-{_SHORT[content_type]}"')
+
+    page = await index.page((name, token, content_type), render)
     return _send(request, index, page, content_type)
 
 
