@@ -13,7 +13,10 @@ Measured, with 64 keep-alive connections (``wrk -t2 -c64 --latency``):
 a random project page (200), the same with ``If-None-Match`` (304),
 ``/simple/``, the 5,000-file project page, and one download; requests/s,
 p50 and p99, the non-2xx/3xx count, and the server's RSS after the run.
-Prints figures; asserts nothing.
+Before the load, each page is also timed alone (the median of three
+requests sent one at a time): a server that takes seconds per request
+answers nothing within wrk's 10 s timeout at 64 connections, and the time
+alone says why. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -146,18 +149,58 @@ def etag(url: str) -> str | None:
     raise RuntimeError(f"{url} kept answering 503")
 
 
+def one_at_a_time(url: str, accept: str, times: int = 3) -> float:
+    """The median time of ``times`` requests sent one after another (no load), in ms."""
+    took = []
+    for _ in range(times):
+        start = time.perf_counter()
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": accept}), timeout=120) as r:
+            r.read()
+        took.append((time.perf_counter() - start) * 1000)
+    return sorted(took)[len(took) // 2]
+
+
+def drain(url: str, quick: float, limit: float = 300) -> None:
+    """Wait until the server answers ``url`` within ``quick`` seconds again: a slow server still
+    works through the queue a 64-connection run left it, and the next run must not
+    measure that queue."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        start = time.monotonic()
+        try:
+            with urllib.request.urlopen(url, timeout=limit) as response:
+                response.read()
+        except OSError:
+            pass
+        if time.monotonic() - start < quick:
+            return
+    print(f"warning: {url} still slow after {limit:.0f} s; the next figures include the queue", file=sys.stderr)
+
+
 def measure(base: str, projects: int, seconds: int, work: Path, download: str) -> dict[str, dict[str, float]]:
     sample = [f"/simple/proj{i}/" for i in random.Random(7).sample(range(projects), min(projects, 1000))]
+    alone = {
+        "project page (200)": one_at_a_time(base + sample[-1], PIP_ACCEPT),
+        "/simple/ (all projects)": one_at_a_time(base + "/simple/", PIP_ACCEPT),
+        f"{BIG} page (5,000 files)": one_at_a_time(base + f"/simple/{BIG}/", PIP_ACCEPT),
+        "download": one_at_a_time(base + download, "*/*"),
+    }
     first = etag(base + sample[0])  # a server that sends no ETag gets no 304 run (and no 300 slow fetches)
     tags = [(sample[0], first)] + [(p, etag(base + p)) for p in sample[1:300]] if first else [(sample[0], None)]
-    scripts = {
+    scripts = {  # the slow pages last, so that a server's queue delays no other figure
         "project page (200)": lua(work, "pages", [(p, None) for p in sample], PIP_ACCEPT),
         "project page (304)": lua(work, "etags", tags, PIP_ACCEPT) if all(e for _, e in tags) else None,
+        "download": lua(work, "download", [(download, None)], "*/*"),
         "/simple/ (all projects)": lua(work, "index", [("/simple/", None)], PIP_ACCEPT),
         f"{BIG} page (5,000 files)": lua(work, "big", [(f"/simple/{BIG}/", None)], PIP_ACCEPT),
-        "download": lua(work, "download", [(download, None)], "*/*"),
     }
-    return {label: wrk(base, script, seconds) if script else {} for label, script in scripts.items()}
+    results = {}
+    for label, script in scripts.items():
+        results[label] = wrk(base, script, seconds) if script else {}
+        if label in alone:
+            results[label]["alone"] = alone[label]
+        drain(base + download, quick=2 * alone["download"] / 1000 + 0.5)
+    return results
 
 
 def run_pkgcache(layout: Path, workers: int, projects: int, seconds: int, work: Path) -> dict[str, dict[str, float]]:
@@ -279,7 +322,11 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
                 cells.append("n/a")
                 continue
             bad = f", {int(r['bad'])} non-2xx/3xx" if r["bad"] else ""
-            cells.append(f"{r['rps']:,.0f}/s (p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms{bad})")
+            alone = f"; alone {r['alone']:,.1f} ms" if "alone" in r else ""
+            if not r["rps"]:
+                cells.append(f"none answered within 10 s{alone}")
+                continue
+            cells.append(f"{r['rps']:,.0f}/s (p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms{bad}{alone})")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("| RSS after the run | " + " | ".join(f"{results[s]['rss']['MiB']:.0f} MiB" for s in servers) + " |")
     first = servers[0]
