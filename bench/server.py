@@ -326,7 +326,8 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
             if not r["rps"]:
                 cells.append(f"none answered within 10 s{alone}")
                 continue
-            cells.append(f"{r['rps']:,.0f}/s (p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms{bad}{alone})")
+            rate = f"{r['rps']:,.0f}" if r["rps"] >= 10 else f"{r['rps']:.1f}"
+            cells.append(f"{rate}/s (p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms{bad}{alone})")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("| RSS after the run | " + " | ".join(f"{results[s]['rss']['MiB']:.0f} MiB" for s in servers) + " |")
     first = servers[0]
@@ -361,8 +362,10 @@ def main() -> None:
             print(json.dumps(results), flush=True)  # kept even if a later server fails
         if "pypiserver" in args.peers:
             results["pypiserver 2.4.2 (waitress)"] = run_pypiserver(flat, args.projects, args.seconds, work)
+            print(json.dumps(results), flush=True)
         if "pypicloud" in args.peers:
             results["pypicloud 1.3.12 (waitress, SQLite)"] = run_pypicloud(layout, args.projects, args.seconds, work)
+            print(json.dumps(results), flush=True)
     files = args.projects * 10 + args.big
     print(
         f"{files:,} files ({args.projects:,} projects x 10 + one of {args.big:,}); wrk -t2 -c64, {args.seconds} s each\n"
