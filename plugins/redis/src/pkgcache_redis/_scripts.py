@@ -232,8 +232,9 @@ end
 return #newer
 """
 
-#: standalone: everything in one round trip, a move between projects included.
-#: KEYS: index, summary, files, best, search. ARGV: prefix, filename, json, name.
+#: standalone: everything in one round trip, a move between projects included; each
+#: project written counts the write in its ``:version`` (its change marker).
+#: KEYS: index, summary, files, best, search, version. ARGV: prefix, filename, json, name.
 SAVE = (
     COMMON
     + r"""
@@ -243,10 +244,12 @@ if old then
   local o = cjson.decode(old)
   if o.n ~= name then
     local r = project_clear(prefix .. '{' .. o.n .. '}:files', prefix .. '{' .. o.n .. '}:best', f)
+    if r[1] == 1 then redis.call('INCR', prefix .. '{' .. o.n .. '}:version') end
     set_summary(summary, search, o.n, r[2])
   end
 end
 local best, b = project_save(KEYS[3], KEYS[4], f, json)
+redis.call('INCR', KEYS[6])
 redis.call('HSET', index, f, json)
 set_summary(summary, search, name, best, b)
 return 1
@@ -262,6 +265,7 @@ local old = redis.call('HGET', index, f)
 if not old then return 0 end
 local o = cjson.decode(old)
 local r = project_clear(prefix .. '{' .. o.n .. '}:files', prefix .. '{' .. o.n .. '}:best', f)
+if r[1] == 1 then redis.call('INCR', prefix .. '{' .. o.n .. '}:version') end
 redis.call('HDEL', index, f)
 set_summary(summary, search, o.n, r[2])
 return 1

@@ -198,8 +198,12 @@ class Stage:
             for target in (cache._files_key(name), cache._best_key(name)) if name else index:
                 yield ("RENAME", target + tmp, target)
                 yield ("PERSIST", target)
+            if name:
+                yield ("INCR", cache._version_key(name))  # the project's change marker moves
         for start in range(0, len(gone), BATCH):
             yield ("DEL", *[k for n in gone[start : start + BATCH] for k in (cache._files_key(n), cache._best_key(n))])
+            for n in gone[start : start + BATCH]:
+                yield ("INCR", cache._version_key(n))
 
     def drop(self) -> None:
         """Remove what was staged (the reload failed); should the server not answer,

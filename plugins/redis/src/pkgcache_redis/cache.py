@@ -7,7 +7,7 @@ key                            holds                                      read b
 =============================  =========================================  ===================
 ``P{<name>}:files``            hash filename -> package JSON              ``all(name)``
 ``P{<name>}:best``             summary row and search rows (JSON)         save/clear scripts
-``P{<name>}:version``          cluster: counts the project's writes       save/clear scripts
+``P{<name>}:version``          counts the project's writes (its marker)   ``project_token``
 ``P{/index}:files``             hash filename -> package JSON (all files)  ``fetch``, ``search``
 ``P{/index}:summary``           hash name -> summary row                   ``distinct``, ``summary``
 ``P{/index}:search``            hash name -> the project's search rows     ``search``
@@ -65,6 +65,7 @@ so a graceful reload learns which files changed without decoding the rest.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections import defaultdict
@@ -286,6 +287,20 @@ class RedisCache(Cache):
         with self._errors():
             return sorted(self.client.hkeys(self.summary_key))
 
+    def project_token(self, name: str) -> str | None:
+        """The project's write counter (``:version``, counted by every script and switch that
+        changes its files) with its summary row, in one round trip to the project's slot;
+        None when the project has no row, that is no file."""
+        name = normalize_name(name)
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.get(self._best_key(name))
+            pipe.get(self._version_key(name))
+            best, version = pipe.execute()
+        if best is None:
+            return None
+        return hashlib.blake2b(f"{version}\0{best}".encode(), digest_size=12).hexdigest()
+
     def summary(self) -> list[dict[str, Any]]:
         with self._errors():
             rows = self.client.hgetall(self.summary_key)
@@ -356,7 +371,7 @@ class RedisCache(Cache):
                 pipe = self.client.pipeline(transaction=False) if len(batch) > 1 else None
                 for p in batch:
                     keys = [self.index_key, self.summary_key, self._files_key(p.name), self._best_key(p.name)]
-                    keys.append(self.search_key)
+                    keys += [self.search_key, self._version_key(p.name)]
                     self.scripts.save(keys=keys, args=[self.prefix, p.filename, encode(p), p.name], client=pipe)
                 if pipe is not None:
                     pipe.execute()
@@ -383,7 +398,10 @@ class RedisCache(Cache):
 
     def _clear_all(self) -> None:
         with self._errors():
-            self._delete([k for k in self._own_keys() if not k.endswith(":reload-lock") and ":staging:" not in k])
+            # the projects' change counters stay: a project saved again must not come back
+            # with a marker it had before, which a client may still hold as an ETag
+            kept = (":reload-lock", "}:version")
+            self._delete([k for k in self._own_keys() if not k.endswith(kept) and ":staging:" not in k])
 
     # -- plain reload: stage, then switch ---------------------------------------
     def _lease_ops(self, key: str) -> LeaseOps:
