@@ -145,6 +145,23 @@ class DynamoCache(Cache):
                     rows.append(row)
         return sorted(rows, key=lambda r: r["name"])
 
+    def project_token(self, name: str) -> str | None:
+        """The project row's ``version``: every settle and every reload that changes the
+        project's files writes the row with a new one (``_rows``, ``_reconcile``). One
+        consistent GetItem of two attributes; None for no row or a tombstone."""
+        with self._errors():
+            tables = self.tables
+            raw = tables.client.get_item(
+                TableName=tables.summaries,
+                Key={"name": {"S": normalize_name(name)}},
+                ConsistentRead=True,
+                ProjectionExpression="#v, best_filename",
+                ExpressionAttributeNames={"#v": "version"},
+            ).get("Item")
+        if not raw or "best_filename" not in raw:
+            return None
+        return str(raw["version"]["S"])
+
     def distinct(self) -> list[str]:
         return [r["name"] for r in self._summary_rows()]
 
