@@ -90,3 +90,18 @@ def test_a_project_saved_again_after_a_clear_all_gets_a_new_marker(cache: RedisC
     second = cache.project_token("again")
     assert second is not None
     assert second != first
+
+
+def test_index_token_is_one_get(cache: RedisCache) -> None:
+    cache.save_many([make_package(f"p{i}", "1.0") for i in range(100)])
+    seen = [c for c in commands_during(cache, cache.index_token) if "pkgcache-monitor-end" not in c]
+    assert len(seen) == 1, seen
+    assert seen[0].split()[0].upper() == "GET"
+
+
+def test_the_index_marker_never_repeats_after_a_clear_all(cache: RedisCache) -> None:
+    cache.save(make_package("alpha", "1.0"))
+    first = cache.index_token()
+    cache.clear_all()
+    cache.save(make_package("alpha", "1.0"))
+    assert cache.index_token() != first

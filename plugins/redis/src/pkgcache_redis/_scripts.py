@@ -112,9 +112,12 @@ end
 -- that summary() does not read them, flat: summary NUL sort key NUL filename NUL ...
 -- (no summary, sort key or filename holds a NUL), which Python splits far faster
 -- than it decodes JSON
+-- a project appearing or vanishing counts in the index's ``:serial`` (beside ``:summary``,
+-- in the index's slot): the project list's change marker
 local function set_summary(summary_key, search_key, name, best, decoded)
+  local serial = string.sub(summary_key, 1, -8) .. 'serial'
   if best == "" then
-    redis.call('HDEL', summary_key, name)
+    if redis.call('HDEL', summary_key, name) == 1 then redis.call('INCR', serial) end
     redis.call('HDEL', search_key, name)
   else
     local b = decoded or cjson.decode(best)
@@ -126,7 +129,7 @@ local function set_summary(summary_key, search_key, name, best, decoded)
     end
     redis.call('HSET', search_key, name, table.concat(flat, '\0'))
     b.g = nil
-    redis.call('HSET', summary_key, name, cjson.encode(b))
+    if redis.call('HSET', summary_key, name, cjson.encode(b)) == 1 then redis.call('INCR', serial) end
   end
 end
 """
@@ -229,6 +232,7 @@ for _, row in ipairs(newer) do
   if row[4] then redis.call('HSET', live_search, row[1], row[4])
   else redis.call('HDEL', live_search, row[1]) end
 end
+redis.call('INCR', string.sub(live_summary, 1, -8) .. 'serial')
 return #newer
 """
 

@@ -204,6 +204,7 @@ class Stage:
             yield ("DEL", *[k for n in gone[start : start + BATCH] for k in (cache._files_key(n), cache._best_key(n))])
             for n in gone[start : start + BATCH]:
                 yield ("INCR", cache._version_key(n))
+        yield ("INCR", cache.serial_key)  # the project list may have changed
 
     def drop(self) -> None:
         """Remove what was staged (the reload failed); should the server not answer,

@@ -10,6 +10,7 @@ key                            holds                                      read b
 ``P{<name>}:version``          counts the project's writes (its marker)   ``project_token``
 ``P{/index}:files``             hash filename -> package JSON (all files)  ``fetch``, ``search``
 ``P{/index}:summary``           hash name -> summary row                   ``distinct``, ``summary``
+``P{/index}:serial``            counts changes of the project list         ``index_token``
 ``P{/index}:search``            hash name -> the project's search rows     ``search``
 ``P{/index}:versions``          cluster: name -> version of its summary    index script
 ``P{/index}:file-versions``     cluster: name NUL filename -> version      index script
@@ -176,6 +177,7 @@ class RedisCache(Cache):
         self.index_key = f"{index}:files"
         self.summary_key = f"{index}:summary"
         self.search_key = f"{index}:search"
+        self.serial_key = f"{index}:serial"  # the scripts name it from summary_key
         self.versions_key = f"{index}:versions"
         self.file_versions_key = f"{index}:file-versions"
         self.floor_key = f"{index}:floor"
@@ -286,6 +288,12 @@ class RedisCache(Cache):
     def distinct(self) -> list[str]:
         with self._errors():
             return sorted(self.client.hkeys(self.summary_key))
+
+    def index_token(self) -> str:
+        """The index's ``:serial``, counted whenever a project appears or vanishes, and
+        at each plain reload's switch: one GET."""
+        with self._errors():
+            return str(self.client.get(self.serial_key) or 0)
 
     def project_token(self, name: str) -> str | None:
         """The project's write counter (``:version``, counted by every script and switch that
@@ -400,7 +408,7 @@ class RedisCache(Cache):
         with self._errors():
             # the projects' change counters stay: a project saved again must not come back
             # with a marker it had before, which a client may still hold as an ETag
-            kept = (":reload-lock", "}:version")
+            kept = (":reload-lock", "}:version", "}:serial")
             self._delete([k for k in self._own_keys() if not k.endswith(kept) and ":staging:" not in k])
 
     # -- plain reload: stage, then switch ---------------------------------------
