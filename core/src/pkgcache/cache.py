@@ -129,10 +129,10 @@ class Cache(abc.ABC):
     Settings: ClassVar[type[BackendSettings]] = BackendSettings
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Give every backend's ``fetch`` and ``all`` the one rule for keys that cannot
-        be stored (:func:`~pkgcache.package.is_key`), so that no backend needs its own."""
+        """Give every backend's ``fetch``, ``all`` and ``project_token`` the one rule for keys
+        that cannot be stored (:func:`~pkgcache.package.is_key`), so that no backend needs its own."""
         super().__init_subclass__(**kwargs)
-        for name, missing in (("fetch", None), ("all", [])):
+        for name, missing in (("fetch", None), ("all", []), ("project_token", None)):
             method = cls.__dict__.get(name)
             if method is not None and not getattr(method, "__keys_only__", False):
                 setattr(cls, name, _keys_only(method, missing))
@@ -449,6 +449,11 @@ class Cache(abc.ABC):
         result = run(self, clear, progress, guard)
         self.hooks.hook.pkgcache_reload_finished(cache=self, result=result)
         return result
+
+    def is_empty(self) -> bool:
+        """True when the cache holds no file: one cheap read on every backend (a server
+        asks it at start-up to know whether it can answer at once)."""
+        return self._is_empty()
 
     def reload_if_needed(self, timeout: float = RELOAD_LOCK_TIMEOUT) -> ReloadResult | None:
         """Reload when the cache is empty; exactly one of several processes does it.

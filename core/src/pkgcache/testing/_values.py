@@ -58,6 +58,7 @@ class KeysAndValues:
         cache.save_many([make_package("mypkg", "1.0"), make_package("other", "1.0", summary="mypkg inside")])
         assert cache.fetch(value) is None
         assert cache.all(value) == []
+        assert cache.project_token(value) is None  # an index server asks it for any URL
         if "\x00" in value or "\udcff" in value:
             assert cache.search({"name": [value]}, "or") == []
             assert cache.search({"name": [value], "summary": [value]}, "and") == []

@@ -29,6 +29,14 @@ class Background:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        """Start the fill and reload threads; a cache already filled makes the server ready
+        at once, before it accepts a request (each worker of ``--workers N`` would
+        otherwise answer 503 until its own fill thread had looked)."""
+        try:
+            if not self.cache.is_empty():
+                self.ready.set()
+        except Exception as err:  # the fill thread retries and says why
+            log.warning("cannot tell whether the cache is filled yet: %s", err)
         self._threads = [threading.Thread(target=self._fill, name="pkgcache-fill", daemon=True)]
         if self.interval:
             self._threads.append(threading.Thread(target=self._reloads, name="pkgcache-reload", daemon=True))
