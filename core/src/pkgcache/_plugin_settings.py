@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ._secrets import SecretUrl
@@ -65,7 +65,11 @@ class BackendSettings(PluginSettings):
 
     key_prefix: ClassVar[str] = "db."
 
-    graceful_reload: bool = False
+    graceful_reload: bool = Field(
+        False,
+        description="Reload by reconciling in place (read only what changed, keep what did not) "
+        "instead of replacing every row",
+    )
 
 
 class StorageSettings(PluginSettings):
