@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect, select, text, update
+from sqlalchemy import event, inspect, text, update
 from sqlalchemy.engine import make_url
 
 from pkgcache import CacheUnavailable, ConfigError, PkgcacheError, load_cache, load_settings
 from pkgcache.testing import make_package
 from pkgcache.testing._overlap import ReloadGate, assert_one_reloaded_while_others_called
 from pkgcache_sql import SQLCache
-from pkgcache_sql.schema import SCHEMA_VERSION, meta
+from pkgcache_sql.schema import meta
 
 from ..proxy import Proxy
 from .conftest import MARIADB_URL, POSTGRES_URL, require
@@ -200,6 +200,16 @@ def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
         cache.distinct()
 
 
+def test_an_older_schema_version_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/c.db"
+    with sql_cache(url, tmp_path) as cache:
+        cache.save(make_package("kept", "1.0"))
+        with cache.engine.begin() as conn:
+            conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="1"))
+    with sql_cache(url, tmp_path) as cache, pytest.raises(PkgcacheError, match=r"drop its pkgcache_\* tables"):
+        cache.distinct()
+
+
 # -- the live tables keep their identity across a plain reload ------------------------
 _REPORTER = "pkgcache_reporter_sql"
 
@@ -290,20 +300,3 @@ def test_names_are_searched_by_casefold(any_url: str, tmp_path: Path) -> None:
         assert [p.name for p in cache.search({"name": "STRASSE"})] == ["strasse-x", "straße"]
         assert [p.name for p in cache.search({"name": "straß"})] == ["strasse-x", "straße"]
         cache.clear_all()
-
-
-def test_schema_1_is_migrated_to_2(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/c.db"
-    with sql_cache(url, tmp_path) as cache:
-        cache.save_many([make_package("straße", "1"), make_package("other", "1")])
-        with cache.engine.begin() as conn:  # what release 1 left: no name_folded, version 1
-            conn.execute(text("ALTER TABLE pkgcache_files DROP COLUMN name_folded"))
-            conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="1"))
-    with sql_cache(url, tmp_path) as cache:
-        assert [p.name for p in cache.search({"name": "STRASSE"})] == ["straße"]
-        cache.save(make_package("Strasse-Neu", "1"))
-        assert [p.name for p in cache.search({"name": "strasse"})] == ["strasse-neu", "straße"]
-        with cache.engine.connect() as conn:
-            assert conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar() == str(
-                SCHEMA_VERSION
-            )

@@ -37,12 +37,10 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    inspect,
     or_,
     select,
     text,
     true,
-    update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -66,7 +64,6 @@ from ._errors import SQLITE_MAX_TERM, classify, is_retryable, quiet_psycopg_clea
 from ._locks import reload_lock
 from ._project_locks import create_everything_row, lock_everything, lock_projects
 from .schema import (
-    LEFTOVER_TABLE,
     SCHEMA_VERSION,
     TOKEN_CHARS,
     files,
@@ -346,7 +343,7 @@ class SQLCache(Cache):
         raise AssertionError("unreachable")
 
     def _create_schema(self, conn: Connection) -> None:
-        """Create missing tables, migrate and check the schema version, once per cache."""
+        """Create missing tables and check the schema version, once per cache."""
         for attempt in range(3):  # several processes may create the tables at once
             try:
                 metadata.create_all(conn, checkfirst=True)
@@ -373,13 +370,12 @@ class SQLCache(Cache):
                 f"database {self._address} has pkgcache schema version {found}, newer than the "
                 f"{SCHEMA_VERSION} this pkgcache-sql knows: upgrade pkgcache-sql"
             )
-        else:
-            if int(found) < 2:
-                self._migrate_to_2(conn)
-            if int(found) < 3:
-                self._migrate_to_3(conn)
-            if int(found) < 4:
-                self._migrate_to_4(conn)
+        elif int(found) < SCHEMA_VERSION:
+            raise PkgcacheError(
+                f"database {self._address} has pkgcache schema version {found}, written by a development "
+                f"version of pkgcache-sql (this one writes {SCHEMA_VERSION}): drop its pkgcache_* tables "
+                "(pkgcache reload fills them again from the storage) or use a new database"
+            )
         conn.commit()
         self._ready = True
 
@@ -391,51 +387,6 @@ class SQLCache(Cache):
             row = conn.execute(select(func.current_database(), func.current_schema())).one()
             return f"{row[0]}.{row[1]}"
         return str(conn.execute(text("SELECT DATABASE()")).scalar())
-
-    def _migrate_to_2(self, conn: Connection) -> None:
-        """Version 2 added ``name_folded``: add the column and fill it (idempotent, so two
-        processes migrating at once do no harm)."""
-        if "name_folded" not in {c["name"] for c in inspect(conn).get_columns(files.name)}:
-            column_type = files.c.name_folded.type.compile(dialect=conn.dialect)
-            try:
-                conn.exec_driver_sql(
-                    f"ALTER TABLE {files.name} ADD COLUMN name_folded {column_type} NOT NULL DEFAULT ''"
-                )
-                conn.commit()
-            except DBAPIError:  # another process added it first
-                conn.rollback()
-        names = conn.execute(select(files.c.name).distinct()).scalars().all()
-        for chunk in _chunks(names, INSERT_BATCH):
-            fill = update(files).where(files.c.name == bindparam("n")).values(name_folded=bindparam("f"))
-            conn.execute(fill, [{"n": n, "f": n.casefold()} for n in chunk])
-        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="2"))
-        conn.commit()
-
-    def _migrate_to_3(self, conn: Connection) -> None:
-        """Version 3 added ``token`` (NULL: every file is read by the next graceful
-        reload, which fills it); idempotent like :meth:`_migrate_to_2`."""
-        if "token" not in {c["name"] for c in inspect(conn).get_columns(files.name)}:
-            column_type = files.c.token.type.compile(dialect=conn.dialect)
-            try:
-                conn.exec_driver_sql(f"ALTER TABLE {files.name} ADD COLUMN token {column_type} NULL")
-                conn.commit()
-            except DBAPIError:  # another process added it first
-                conn.rollback()
-        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="3"))
-        conn.commit()
-
-    def _migrate_to_4(self, conn: Connection) -> None:
-        """Version 4 added the projects' ``serial`` (the change marker); idempotent."""
-        if "serial" not in {c["name"] for c in inspect(conn).get_columns(projects.name)}:
-            column_type = projects.c.serial.type.compile(dialect=conn.dialect)
-            try:
-                conn.exec_driver_sql(f"ALTER TABLE {projects.name} ADD COLUMN serial {column_type} NULL")
-                conn.commit()
-            except DBAPIError:  # another process added it first
-                conn.rollback()
-        self._bump(conn, "generation")
-        conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="4"))
-        conn.commit()
 
     # -- change markers: one small read each -----------------------------------
     def project_token(self, name: str) -> str | None:
@@ -613,7 +564,6 @@ class SQLCache(Cache):
         swapped, so their grants, indexes and constraints stay as they are.
         """
         latest = list({p.filename: p for p in packages}.values())  # last one wins, as saved in turn
-        self._drop_leftovers()
 
         def work(conn: Connection) -> None:
             lock_everything(conn, self._scope)
@@ -641,7 +591,6 @@ class SQLCache(Cache):
             with super()._replacing() as add_all:
                 yield add_all
             return
-        self._drop_leftovers()
         summary = _ProjectRows()
         flushed: set[int] = set()  # hashes of the names whose row is written: 8 bytes and a slot each
         again: set[str] = set()  # names met again after their row was written (rare)
@@ -675,18 +624,6 @@ class SQLCache(Cache):
             self._insert_plain(conn, projects, _PROJECT_COLUMNS, summary.rows(self._db_time))
             if again:
                 self._refresh_projects(conn, again)
-
-    def _drop_leftovers(self) -> None:
-        """Drop the staging tables that reloads of releases before schema version 2 left
-        when killed: only in this cache's own database and schema, only by their exact
-        pattern, so another cache sharing the server keeps everything."""
-
-        def work(conn: Connection) -> None:
-            for name in inspect(conn).get_table_names():
-                if LEFTOVER_TABLE.fullmatch(name):
-                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-
-        self._write(work)
 
     def _insert_plain(
         self,
@@ -727,8 +664,6 @@ class SQLCache(Cache):
         if not self._ready:
             self._read(lambda c: None)  # the schema (and the lock table) first
         with self._errors(), reload_lock(self.engine, timeout, self._scope, self.lease_seconds) as held:
-            if held:
-                self._drop_leftovers()
             yield held
 
     def _check_health(self) -> tuple[bool, str]:

@@ -23,10 +23,6 @@
 
 A plain reload replaces the rows of the live tables in one transaction, so
 the tables keep their identity: grants, index and constraint names.
-Releases before schema version 2 filled staging tables named
-``pkgcache_files_<10 hex>`` (and ``..._old_<10 hex>``) and swapped them in;
-:data:`LEFTOVER_TABLE` matches what a killed one of those left behind.
-
 Text that is compared or sorted uses a binary collation on every database
 (``C`` on PostgreSQL, ``utf8mb4_nopad_bin`` on MariaDB and
 ``utf8mb4_0900_bin`` on MySQL 8, which unlike ``utf8mb4_bin`` do not ignore
@@ -36,7 +32,6 @@ the order is code-point order, the same as Python's.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +39,6 @@ from sqlalchemy import VARCHAR, Column, DateTime, Dialect, Index, MetaData, Stri
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
-    "LEFTOVER_TABLE",
     "SCHEMA_VERSION",
     "TOKEN_CHARS",
     "files",
@@ -59,7 +53,6 @@ __all__ = [
 SCHEMA_VERSION = 4
 #: a longer change token is not stored (the file is then re-read by every graceful reload)
 TOKEN_CHARS = 255
-LEFTOVER_TABLE = re.compile(r"pkgcache_(files|projects)_(old_)?[0-9a-f]{10}")
 
 
 class _OnMySQL(TypeDecorator[Any]):
