@@ -14,199 +14,73 @@ sorted by cause in ``_errors``.
 
 from __future__ import annotations
 
-import json
-import random
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime, timezone
+from contextlib import contextmanager
+from datetime import timezone
 from functools import partial
-from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     Row,
     Table,
     and_,
-    bindparam,
-    create_engine,
     delete,
-    event,
     false,
     func,
     insert,
     or_,
     select,
-    text,
     true,
 )
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import Connection
 
 from pkgcache import (
     Cache,
     CacheUnavailable,
     Package,
-    PkgcacheError,
     SearchTermTooLong,
     Storage,
-    mask_url,
     normalize_name,
-    scrub,
-    url_secrets,
 )
 from pkgcache.plugin import LEASE_TTL
 
-from ._errors import SQLITE_MAX_TERM, classify, is_retryable, quiet_psycopg_cleanup
+from ._connections import Connections
+from ._errors import SQLITE_MAX_TERM
 from ._locks import reload_lock
-from ._project_locks import create_everything_row, lock_everything, lock_projects
+from ._project_locks import lock_everything, lock_projects
+from ._rows import (
+    ALL,
+    CHUNK,
+    COLUMNS,
+    FETCH,
+    INDEX_TOKEN,
+    INSERT_BATCH,
+    ORDER,
+    PAGE,
+    PROJECT_COLUMNS,
+    PROJECT_TOKEN,
+    ProjectRows,
+    all_rows,
+    chunks,
+    file_row,
+    file_values,
+    package_of,
+    project_rows_query,
+)
 from .schema import (
-    SCHEMA_VERSION,
-    TOKEN_CHARS,
     files,
     meta,
-    metadata,
-    project_locks,
     projects,
-    use_dialect,
 )
-from .settings import SQLSettings, engine_url, pool_class
+from .settings import SQLSettings
 
 __all__ = ["SQLCache"]
 
 T = TypeVar("T")
-CHUNK = 500  # names or filenames in one IN (...) list
-INSERT_BATCH = 10_000  # rows in one executemany
-PAGE = 5_000  # rows of one query of a full scan: memory stays one page, whatever the size of the cache
 
 
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-#: ``Package.data_json``'s format with one encoder made once: ``json.dumps`` with options builds
-#: a new encoder per call, a third of the Python time of a 100,000-row reload
-_data_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _values(p: Package, modified: Any) -> tuple[Any, ...]:
-    """A files row in the order of the table's columns (``_COLUMNS``);
-    ``modified`` is the time as the receiver wants it."""
-    summary_folded = (p.summary or "").casefold()
-    return (
-        p.filename,
-        p.name,
-        p.version,
-        p.sort_key,
-        modified,
-        p.summary,
-        summary_folded,
-        _data_json(p.data),
-        p.name.casefold(),
-        p.token if p.token is None or len(p.token) <= TOKEN_CHARS else None,
-    )
-
-
-def _row(p: Package) -> dict[str, Any]:
-    """A files row for SQLAlchemy statements (naive UTC: a Package's time is always aware UTC)."""
-    return dict(zip(_COLUMNS, _values(p, p.last_modified.replace(tzinfo=None)), strict=True))
-
-
-def _all_rows(query: Any, conn: Connection) -> Sequence[Row[Any]]:
-    return conn.execute(query).all()
-
-
-#: a files row's fields by position, in Package.restore's order: a Row's attribute access
-#: cost half of building 5,000 packages (0.25 µs a field), its positions almost nothing
-_RESTORE_FIELDS = itemgetter(
-    *(
-        list(files.columns.keys()).index(column)
-        for column in ("name", "version", "filename", "last_modified", "summary", "data", "sort_key", "token")
-    )
-)
-
-
-def _package(row: Row[Any]) -> Package:
-    """A package from a row that starts with the columns of ``files`` (more may follow)."""
-    name, version, filename, modified, summary, data, sort_key, token = _RESTORE_FIELDS(row)
-    return Package.restore(name, version, filename, modified, summary, json.loads(data), sort_key, token)
-
-
-_ORDER = (files.c.sort_key.desc(), files.c.filename)
-#: the hot reads, built once: building a statement per call cost about a third of a ``fetch``
-_FETCH = select(files).where(files.c.filename == bindparam("filename"))
-_ALL = select(files).where(files.c.name == bindparam("name")).order_by(*_ORDER)
-_COLUMNS = tuple(c.name for c in files.columns)
-_PROJECT_COLUMNS = ("name", "summary", "last_modified")
-_GENERATION = select(meta.c.value).where(meta.c.key == "generation").scalar_subquery()
-_PROJECT_TOKEN = select(projects.c.serial, _GENERATION).where(projects.c.name == bindparam("name"))
-_INDEX_TOKEN = select(meta.c.key, meta.c.value).where(meta.c.key.in_(["generation", "index"]))
-
-
-class _ProjectRows:
-    """The summary rows of projects, kept up to date as packages stream past: per
-    project the first file in ``all()`` order (its sort key, filename, summary)
-    and the newest time, one tuple in one dictionary; memory is one entry per
-    project, never per file."""
-
-    def __init__(self) -> None:
-        self.best: dict[str, tuple[str, str, str | None, datetime]] = {}
-
-    def add(self, packages: Sequence[Package]) -> None:
-        best = self.best
-        for p in packages:
-            found = best.get(p.name)
-            if found is None:
-                best[p.name] = (p.sort_key, p.filename, p.summary, p.last_modified)
-            elif p.sort_key > found[0] or (p.sort_key == found[0] and p.filename < found[1]):
-                best[p.name] = (p.sort_key, p.filename, p.summary, max(found[3], p.last_modified))
-            elif p.last_modified > found[3]:
-                best[p.name] = (*found[:3], p.last_modified)
-
-    def pop_all_but(self, name: str) -> dict[str, tuple[str, str, str | None, datetime]]:
-        """Take out every project but ``name``."""
-        kept = self.best.pop(name, None)
-        taken, self.best = self.best, {} if kept is None else {name: kept}
-        return taken
-
-    def rows(self, db_time: Callable[[datetime], Any]) -> list[tuple[Any, ...]]:
-        return self.rows_of(self.best, db_time)
-
-    @staticmethod
-    def rows_of(
-        best: dict[str, tuple[str, str, str | None, datetime]], db_time: Callable[[datetime], Any]
-    ) -> list[tuple[Any, ...]]:
-        return [(name, row[2], db_time(row[3])) for name, row in best.items()]
-
-
-def _project_rows(where: Any) -> Any:
-    """Per project: name, the summary of its first file in ``all()`` order, its newest time.
-
-    The summary comes from a correlated subquery that walks the (name, sort_key)
-    index from the top and stops at one row: MariaDB ranked a project's files
-    with a window function in 3.7 s at 5,000 files (PostgreSQL in 6 ms), which
-    every save to such a project paid."""
-    first = files.alias("first")
-    summary = (
-        select(first.c.summary)
-        .where(first.c.name == files.c.name)
-        .order_by(first.c.sort_key.desc(), first.c.filename)
-        .limit(1)
-        .scalar_subquery()
-    )
-    newest = func.max(files.c.last_modified)
-    return (
-        select(files.c.name, summary.label("summary"), newest.label("last_modified"))
-        .where(where)
-        .group_by(files.c.name)
-    )
-
-
-class SQLCache(Cache):
+class SQLCache(Connections, Cache):
     """``pypi.db = sql``: the default backend."""
 
     Settings = SQLSettings
@@ -215,189 +89,24 @@ class SQLCache(Cache):
     settings: SQLSettings
     #: seconds the SQLite reload lease lives unrenewed: the longest a killed holder blocks others
     lease_seconds: float = LEASE_TTL
-    #: tries of a write that meets deadlocks before CacheBusy
-    WRITE_ATTEMPTS = 6
 
     def __init__(self, settings: SQLSettings, storage: Storage, **kwargs: Any) -> None:  # type: ignore[override]
         super().__init__(settings, storage, **kwargs)
-        url = engine_url(settings.url.get_secret_value())
-        raw = settings.url.get_secret_value()
-        self._address = mask_url(url.render_as_string(hide_password=True))
-        self._secrets = url_secrets(raw) + ([url.password] if url.password else [])
-        self._sqlite = url.get_backend_name() == "sqlite"
-        self._in_memory = self._sqlite and url.database in (None, "", ":memory:")
-        options: dict[str, Any] = {"echo": settings.echo, "pool_pre_ping": settings.pool_pre_ping}
-        for key in ("pool_size", "max_overflow", "pool_recycle"):
-            if getattr(settings, key) is not None:
-                options[key] = getattr(settings, key)
-        if settings.poolclass:
-            options["poolclass"] = pool_class(settings.poolclass)
-        if self._sqlite:
-            options["connect_args"] = {"timeout": 30, "check_same_thread": False}
-            if self._in_memory:  # one shared connection, or every thread sees its own empty database
-                options["poolclass"] = StaticPool
-                options.pop("pool_size", None)
-                options.pop("max_overflow", None)
-        self.engine: Engine = create_engine(url, **options)
-        use_dialect(self.engine.dialect.name)
-        if url.get_driver_name() == "psycopg":
-            quiet_psycopg_cleanup()
-        if self._sqlite:
-            self._setup_sqlite_transactions()
-        # the in-memory database is one connection: serialize its users
-        self._serial: AbstractContextManager[Any] = threading.RLock() if self._in_memory else nullcontext()
-        self._ready = False
-        self._autocommit_reads = url.get_backend_name() == "postgresql"
-        self._scope = "main"  # database and schema, read from the server with the schema
+        self._open(settings)
 
     def __repr__(self) -> str:
         return f"SQLCache({self._address!r})"
-
-    # -- connections, errors, transactions --------------------------------------
-    def _setup_sqlite_transactions(self) -> None:
-        """pysqlite's own transaction handling defers BEGIN; writers take the lock up front instead."""
-        in_memory = self._in_memory
-
-        @event.listens_for(self.engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-            if not in_memory:
-                dbapi_connection.execute("PRAGMA journal_mode=WAL")
-
-        @event.listens_for(self.engine, "begin")
-        def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("pkgcache_write") else "BEGIN")
-
-    def _scrub(self, message: str) -> str:
-        return scrub(message, self._secrets)
-
-    @contextmanager
-    def _errors(self, attempts: int = 1) -> Iterator[None]:
-        try:
-            yield
-        except DBAPIError as err:
-            mapped = classify(err, self._address, attempts)
-            if mapped is None:
-                raise
-            raise type(mapped)(self._scrub(str(mapped))) from err
-
-    @contextmanager
-    def _connect(self, write: bool = False) -> Iterator[Connection]:
-        with self._serial, self.engine.connect() as conn:
-            if write:
-                conn.execution_options(pkgcache_write=True)
-            if not self._ready:
-                self._create_schema(conn)
-            if not write and not self._sqlite:
-                # every read is one statement, consistent by itself: no BEGIN and COMMIT round
-                # trips around it. psycopg switches to autocommit without a round trip; PyMySQL
-                # would take one each way, so a MariaDB read ends with the pool's ROLLBACK instead
-                if self._autocommit_reads:
-                    conn.execution_options(isolation_level="AUTOCOMMIT")
-                yield conn
-                return
-            with conn.begin():
-                if write and not self._sqlite:
-                    # see _project_locks: each statement after the locks sees the latest commits. As a
-                    # statement (not the connection's isolation option) so a dropped connection fails
-                    # here as a DBAPIError that _write retries.
-                    conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                yield conn
-
-    def _read(self, work: Callable[[Connection], T]) -> T:
-        """Run a read; on a connection the server dropped, once more on a fresh one.
-
-        This replaces the pool's pre-ping (``db.pool_pre_ping``, off by
-        default), which cost one round trip on every call: a dropped
-        connection is found by the read itself, SQLAlchemy then discards
-        every pooled connection older than the failure, and a read is safe
-        to repeat.
-        """
-        with self._errors():
-            try:
-                with self._connect() as conn:
-                    return work(conn)
-            except DBAPIError as err:
-                if not err.connection_invalidated:
-                    raise
-            with self._connect() as conn:
-                return work(conn)
-
-    def _write(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in a write transaction; deadlocks are retried with growing, jittered
-        pauses, a dropped connection once. Every write here may run twice: upserts and deletes
-        by key, and project rows recomputed from the files."""
-        with self._errors(self.WRITE_ATTEMPTS):
-            reconnected = False
-            for attempt in range(1, self.WRITE_ATTEMPTS + 1):
-                try:
-                    with self._connect(write=True) as conn:
-                        return work(conn)
-                except DBAPIError as err:
-                    if err.connection_invalidated and not reconnected:
-                        reconnected = True
-                        continue
-                    if attempt == self.WRITE_ATTEMPTS or not is_retryable(err):
-                        raise
-                    time.sleep(0.02 * 2**attempt * random.uniform(0.5, 1.5))
-        raise AssertionError("unreachable")
-
-    def _create_schema(self, conn: Connection) -> None:
-        """Create missing tables and check the schema version, once per cache."""
-        for attempt in range(3):  # several processes may create the tables at once
-            try:
-                metadata.create_all(conn, checkfirst=True)
-                if not self._sqlite and self.engine.dialect.name != "postgresql":
-                    project_locks.create(conn, checkfirst=True)
-                    create_everything_row(conn)
-                conn.commit()
-                break
-            except DBAPIError:
-                conn.rollback()
-                if attempt == 2:
-                    raise
-                time.sleep(0.1)
-        self._scope = self._find_scope(conn)
-        found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
-        if found is None:
-            try:
-                conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-                conn.commit()
-            except IntegrityError:
-                conn.rollback()
-        elif int(found) > SCHEMA_VERSION:
-            raise PkgcacheError(
-                f"database {self._address} has pkgcache schema version {found}, newer than the "
-                f"{SCHEMA_VERSION} this pkgcache-sql knows: upgrade pkgcache-sql"
-            )
-        elif int(found) < SCHEMA_VERSION:
-            raise PkgcacheError(
-                f"database {self._address} has pkgcache schema version {found}, written by a development "
-                f"version of pkgcache-sql (this one writes {SCHEMA_VERSION}): drop its pkgcache_* tables "
-                "(pkgcache reload fills them again from the storage) or use a new database"
-            )
-        conn.commit()
-        self._ready = True
-
-    def _find_scope(self, conn: Connection) -> str:
-        """What tells this cache from another on the same server: database and schema."""
-        if self._sqlite:
-            return "main"  # the file is the database; its locks live in it
-        if self.engine.dialect.name == "postgresql":
-            row = conn.execute(select(func.current_database(), func.current_schema())).one()
-            return f"{row[0]}.{row[1]}"
-        return str(conn.execute(text("SELECT DATABASE()")).scalar())
 
     # -- change markers: one small read each -----------------------------------
     def project_token(self, name: str) -> str | None:
         """The project row's ``serial`` (new at each write to its files) and the reload
         generation (new at each plain reload, which writes the rows without serials)."""
-        row = self._read(lambda c: c.execute(_PROJECT_TOKEN, {"name": normalize_name(name)}).first())
+        row = self._read(lambda c: c.execute(PROJECT_TOKEN, {"name": normalize_name(name)}).first())
         return None if row is None else f"{row[1] or ''}.{row[0] or ''}"
 
     def index_token(self) -> str:
         """The reload generation and the ``index`` serial (new when a project appears or vanishes)."""
-        rows = dict(self._read(lambda c: c.execute(_INDEX_TOKEN).all()))
+        rows = dict(self._read(lambda c: c.execute(INDEX_TOKEN).all()))
         return f"{rows.get('generation', '')}.{rows.get('index', '')}"
 
     def _bump(self, conn: Connection, key: str) -> None:
@@ -406,12 +115,12 @@ class SQLCache(Cache):
 
     # -- reads -------------------------------------------------------------
     def fetch(self, filename: str) -> Package | None:
-        row = self._read(lambda c: c.execute(_FETCH, {"filename": filename}).first())
-        return _package(row) if row is not None else None
+        row = self._read(lambda c: c.execute(FETCH, {"filename": filename}).first())
+        return package_of(row) if row is not None else None
 
     def all(self, name: str) -> list[Package]:
         params = {"name": normalize_name(name)}
-        return [_package(r) for r in self._read(lambda c: c.execute(_ALL, params).all())]
+        return [package_of(r) for r in self._read(lambda c: c.execute(ALL, params).all())]
 
     def distinct(self) -> list[str]:
         query = select(projects.c.name).order_by(projects.c.name)
@@ -440,10 +149,10 @@ class SQLCache(Cache):
                 return []
             if len(names) <= CHUNK:
                 where = and_(files.c.name.in_(names), where)
-        rank = func.row_number().over(partition_by=files.c.name, order_by=_ORDER).label("rank")
+        rank = func.row_number().over(partition_by=files.c.name, order_by=ORDER).label("rank")
         ranked = select(files, rank).where(where).subquery()
         query = select(ranked).where(ranked.c.rank == 1).order_by(ranked.c.name)
-        return [_package(r) for r in self._read(lambda c: c.execute(query).all())]
+        return [package_of(r) for r in self._read(lambda c: c.execute(query).all())]
 
     def _pages(self, *columns: Any) -> Iterator[Row[Any]]:
         """Every row of ``files``, by filename, one short query per :data:`PAGE` rows
@@ -454,20 +163,20 @@ class SQLCache(Cache):
             query = select(*columns).order_by(files.c.filename).limit(PAGE)
             if after is not None:
                 query = query.where(files.c.filename > after)
-            rows = self._read(partial(_all_rows, query))
+            rows = self._read(partial(all_rows, query))
             yield from rows
             if len(rows) < PAGE:
                 return
             after = rows[-1].filename
 
     def _iter_packages(self) -> Iterator[Package]:
-        return (_package(r) for r in self._pages(files))
+        return (package_of(r) for r in self._pages(files))
 
     def _fetch_many(self, filenames: Sequence[str]) -> dict[str, Package]:
         found: dict[str, Package] = {}
-        for chunk in _chunks(filenames, CHUNK):
+        for chunk in chunks(filenames, CHUNK):
             query = select(files).where(files.c.filename.in_(chunk))
-            found.update((r.filename, _package(r)) for r in self._read(partial(_all_rows, query)))
+            found.update((r.filename, package_of(r)) for r in self._read(partial(all_rows, query)))
         return found
 
     def _iter_tokens(self) -> Iterator[tuple[str, str | None]]:
@@ -501,8 +210,8 @@ class SQLCache(Cache):
         """Recompute the summary rows of ``names`` from their files, each with a new serial;
         the index serial changes too when a project appears or vanishes."""
         listed_changed = False
-        for chunk in _chunks(sorted(names), CHUNK):
-            rows = conn.execute(_project_rows(files.c.name.in_(chunk))).all()
+        for chunk in chunks(sorted(names), CHUNK):
+            rows = conn.execute(project_rows_query(files.c.name.in_(chunk))).all()
             present = set(conn.execute(select(projects.c.name).where(projects.c.name.in_(chunk))).scalars())
             found = [
                 {"name": r.name, "summary": r.summary, "last_modified": r.last_modified, "serial": uuid.uuid4().hex}
@@ -520,16 +229,16 @@ class SQLCache(Cache):
     def _save_many(self, packages: Sequence[Package]) -> None:
         if not packages:
             return
-        rows = list({p.filename: _row(p) for p in packages}.values())  # last one wins, as saved in turn
+        rows = list({p.filename: file_row(p) for p in packages}.values())  # last one wins, as saved in turn
 
         def work(conn: Connection) -> None:
             names = {r["name"] for r in rows}
             lock_projects(conn, self._scope, names)
             earlier: set[str] = set()  # a filename saved before under another name: that project changes too
-            for chunk in _chunks([r["filename"] for r in rows], CHUNK):
+            for chunk in chunks([r["filename"] for r in rows], CHUNK):
                 earlier.update(conn.execute(select(files.c.name).where(files.c.filename.in_(chunk))).scalars())
             lock_projects(conn, self._scope, earlier - names, first=False)
-            for batch in _chunks(rows, INSERT_BATCH):
+            for batch in chunks(rows, INSERT_BATCH):
                 conn.execute(self._upsert(files, "filename"), list(batch))
             self._refresh_projects(conn, names | earlier)
 
@@ -569,13 +278,13 @@ class SQLCache(Cache):
             lock_everything(conn, self._scope)
             conn.execute(delete(files))
             conn.execute(delete(projects))
-            for batch in _chunks(latest, INSERT_BATCH):
-                self._insert_plain(conn, files, _COLUMNS, [self._file_tuple(p) for p in batch])
+            for batch in chunks(latest, INSERT_BATCH):
+                self._insert_plain(conn, files, COLUMNS, [self._file_tuple(p) for p in batch])
             # the project rows from the packages at hand: a window query over
             # 100,000 rows costs MariaDB three times the insert itself
-            summary = _ProjectRows()
+            summary = ProjectRows()
             summary.add(latest)
-            self._insert_plain(conn, projects, _PROJECT_COLUMNS, summary.rows(self._db_time))
+            self._insert_plain(conn, projects, PROJECT_COLUMNS, summary.rows(self._db_time))
             self._bump(conn, "generation")
 
         self._write(work)
@@ -591,7 +300,7 @@ class SQLCache(Cache):
             with super()._replacing() as add_all:
                 yield add_all
             return
-        summary = _ProjectRows()
+        summary = ProjectRows()
         flushed: set[int] = set()  # hashes of the names whose row is written: 8 bytes and a slot each
         again: set[str] = set()  # names met again after their row was written (rare)
         added = 0
@@ -604,24 +313,24 @@ class SQLCache(Cache):
             def add(batch: Sequence[Package]) -> None:
                 nonlocal added
                 latest = list({p.filename: p for p in batch}.values())
-                for chunk in _chunks(latest, INSERT_BATCH):
-                    self._insert_plain(conn, files, _COLUMNS, [self._file_tuple(p) for p in chunk], upsert=True)
+                for chunk in chunks(latest, INSERT_BATCH):
+                    self._insert_plain(conn, files, COLUMNS, [self._file_tuple(p) for p in chunk], upsert=True)
                 again.update(p.name for p in latest if hash(p.name) in flushed)
                 summary.add([p for p in latest if p.name not in again])
                 added += len(latest)
                 # a storage lists project by project: write the rows of the projects this batch
                 # did not end with, so that memory holds a few projects, not all of them
                 done = summary.pop_all_but(latest[-1].name) if latest else {}
-                self._insert_plain(conn, projects, _PROJECT_COLUMNS, _ProjectRows.rows_of(done, self._db_time))
+                self._insert_plain(conn, projects, PROJECT_COLUMNS, ProjectRows.rows_of(done, self._db_time))
                 flushed.update(map(hash, done))
 
             yield add
             if conn.execute(select(func.count()).select_from(files)).scalar() != added:
                 # a filename came in two batches: every row from the files that stayed
                 conn.execute(delete(projects))
-                conn.execute(insert(projects).from_select(_PROJECT_COLUMNS, _project_rows(true())))
+                conn.execute(insert(projects).from_select(PROJECT_COLUMNS, project_rows_query(true())))
                 return
-            self._insert_plain(conn, projects, _PROJECT_COLUMNS, summary.rows(self._db_time))
+            self._insert_plain(conn, projects, PROJECT_COLUMNS, summary.rows(self._db_time))
             if again:
                 self._refresh_projects(conn, again)
 
@@ -646,13 +355,8 @@ class SQLCache(Cache):
             sql += f" ON CONFLICT ({columns[0]}) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         conn.exec_driver_sql(sql, rows)
 
-    def _db_time(self, value: datetime) -> Any:
-        """SQLite stores SQLAlchemy's text form; the other drivers take naive UTC datetimes."""
-        naive = value.replace(tzinfo=None)  # a Package's time is always aware UTC
-        return naive.isoformat(" ", "microseconds") if self._sqlite else naive
-
     def _file_tuple(self, p: Package) -> tuple[Any, ...]:
-        return _values(p, self._db_time(p.last_modified))
+        return file_values(p, self._db_time(p.last_modified))
 
     # -- locks, health, lifetime ------------------------------------------------
     @contextmanager
