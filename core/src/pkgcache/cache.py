@@ -26,21 +26,20 @@ from __future__ import annotations
 import abc
 import functools
 import hashlib
-import io
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import IO, Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import pluggy
 
-from ._metadata import parse_filename, read_core_metadata
+from ._metadata import parse_filename
 from ._models import BackendSettings
 from ._reload import Guard, Progress, ReloadResult, graceful_reload, plain_reload
-from .exceptions import InvalidPackage, PackageExists
+from ._upload import new_package
+from .exceptions import PackageExists
 from .package import Package, can_be_stored, check_identity, is_key
 from .rules import (
     best_and_newest,
@@ -67,21 +66,6 @@ __all__ = [
 RELOAD_LOCK_TIMEOUT = 600.0
 
 
-def _hashed(data: bytes | BinaryIO) -> tuple[bytes | IO[bytes], str, str]:
-    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-    if isinstance(data, bytes):
-        sha.update(data)
-        md5.update(data)
-        return data, sha.hexdigest(), md5.hexdigest()
-    spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 - the caller closes it
-    while chunk := data.read(1 << 20):
-        sha.update(chunk)
-        md5.update(chunk)
-        spool.write(chunk)
-    spool.seek(0)
-    return spool, sha.hexdigest(), md5.hexdigest()
-
-
 def _keys_only(method: Callable[[Any, str], Any], missing: object) -> Callable[[Any, str], Any]:
     """``method`` answering ``missing`` for a key that no cache can hold (a NUL, a lone
     surrogate from a non-UTF-8 argument, surrounding spaces): every backend then
@@ -95,20 +79,6 @@ def _keys_only(method: Callable[[Any, str], Any], missing: object) -> Callable[[
 
     guarded.__keys_only__ = True  # type: ignore[attr-defined]
     return guarded
-
-
-def _core_metadata_sha256(content: bytes | IO[bytes], filename: str) -> str | None:
-    """The sha256 of a wheel's METADATA (served as PEP 658 metadata), or None when the
-    wheel cannot be read: the upload still goes on, indexed without it."""
-    handle = io.BytesIO(content) if isinstance(content, bytes) else content
-    try:
-        found = read_core_metadata(handle, filename)
-    except InvalidPackage:
-        return None
-    finally:
-        if not isinstance(content, bytes):
-            content.seek(0)
-    return hashlib.sha256(found).hexdigest() if found is not None else None
 
 
 class Cache(abc.ABC):
@@ -374,23 +344,7 @@ class Cache(abc.ABC):
                 f"{filename!r} is already stored (project {existing.name!r}, version {existing.version!r}); "
                 "upload with overwrite=True to replace it"
             )
-        content, sha256, md5 = _hashed(data)
-        size = len(content) if isinstance(content, bytes) else content.seek(0, 2)
-        if not isinstance(content, bytes):
-            content.seek(0)
-        if filename.endswith(".whl") and "core_metadata_sha256" not in metadata:
-            metadata["core_metadata_sha256"] = _core_metadata_sha256(content, filename)
-        package = Package(
-            name,
-            version,
-            filename,
-            last_modified,
-            summary,
-            requires_python=requires_python,
-            hash_sha256=sha256,
-            hash_md5=md5,
-            **{"size": size, **metadata},
-        )
+        package, content = new_package(filename, data, name, version, summary, requires_python, last_modified, metadata)
         try:
             self.storage.upload(package, content)  # type: ignore[arg-type]
         finally:
