@@ -37,13 +37,13 @@ def test_a_reload_records_the_sha256_of_every_file_once(tmp_path: Path, monkeypa
     files = {p.name: p for p in tmp_path.rglob("*") if p.is_file() and not p.name.endswith(".meta")}
     assert len(files) == 4
     hashed: list[str] = []
-    real = pkgcache.file_storage._sha256
+    real = pkgcache.file_storage.file_sha256
 
     def counted(path: str) -> str:
         hashed.append(Path(path).name)
         return real(path)
 
-    monkeypatch.setattr(pkgcache.file_storage, "_sha256", counted)
+    monkeypatch.setattr(pkgcache.file_storage, "file_sha256", counted)
     with load_cache({"pypi.db": "memory", "storage.dir": str(tmp_path)}, environ={}) as cache:
         result = cache.reload_from_storage(graceful=True)
         assert result.added == 4 and result.skipped == result.warnings == []
@@ -72,7 +72,7 @@ def test_a_sidecar_s_own_sha256_is_kept(tmp_path: Path, monkeypatch: pytest.Monk
     (folder / "kept-1.0.tar.gz").write_bytes(b"bytes")
     recorded = hashlib.sha256(b"bytes").hexdigest()
     (folder / "kept-1.0.tar.gz.meta").write_text(json.dumps({"hash_sha256": recorded}))
-    monkeypatch.setattr(pkgcache.file_storage, "_sha256", lambda path: pytest.fail(f"{path} hashed again"))
+    monkeypatch.setattr(pkgcache.file_storage, "file_sha256", lambda path: pytest.fail(f"{path} hashed again"))
     with load_cache({"pypi.db": "memory", "storage.dir": str(tmp_path)}, environ={}) as cache:
         cache.reload_from_storage()
         found = cache.fetch("kept-1.0.tar.gz")

@@ -22,205 +22,38 @@ a file; the first upload creates the folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator, MutableSequence, Sequence
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from pydantic import Field, field_validator
 
+from ._files import (
+    META_SUFFIX,
+    NAME_MAX,
+    UNCHECKED_DEPTH,
+    core_metadata_hash,
+    duplicate_note,
+    file_sha256,
+    is_utf8,
+    kind_of,
+    mtime_of,
+    open_regular,
+    read_sidecar,
+    sorted_entries,
+    token_of,
+    write_atomic,
+)
 from ._metadata import is_distribution, one_line, parse_filename, read_archive_metadata
 from ._models import StorageSettings
 from .exceptions import InvalidPackage, MetadataOutOfReach, StorageUnavailable
-from .package import SIDECAR_SUFFIX, Package, normalize_name
+from .package import Package, normalize_name
 from .storage import Entry, Skipped, Storage, shown_path
 
 __all__ = ["FileStorage"]
-
-META_SUFFIX = SIDECAR_SUFFIX
-#: a larger sidecar is ignored (pypicloud's hold a few hundred bytes)
-MAX_SIDECAR_BYTES = 1 << 20
-#: bytes in one path component on common file systems (ext4, XFS, APFS, NTFS in UTF-16 units)
-NAME_MAX = 255
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)  # a FIFO never blocks
-#: folders this deep below the root (pypicloud's name/version) skip the loop check's stat
-_UNCHECKED_DEPTH = 2
-_KINDS = {stat.S_IFIFO: "FIFO", stat.S_IFSOCK: "socket", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device"}
-
-
-def _mtime(st: os.stat_result) -> datetime:
-    return _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000)
-
-
-def _kind(mode: int) -> str:
-    return _KINDS.get(stat.S_IFMT(mode), "special file")
-
-
-def _utf8(name: str) -> bool:
-    """False for a name ``os.fsdecode`` had to surrogate-escape (bytes that are not UTF-8)."""
-    if name.isascii():
-        return True
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _open_regular(path: str, flags: int = _OPEN_FLAGS) -> BinaryIO:
-    """Open ``path`` for reading, refusing anything but a regular file (never blocks on a FIFO)."""
-    fd = os.open(path, flags)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise InvalidPackage(f"not a regular file ({_kind(mode)}): not read")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _token(st: os.stat_result, sidecar: os.stat_result | None) -> str:
-    """The change token of a file and its sidecar: size, mtime_ns and inode of each
-    (the inode changes on every ``os.replace``, so an upload within one clock
-    tick of the previous one still changes the token)."""
-    token = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
-    if sidecar is None:
-        return token
-    return f"{token}/{sidecar.st_size}:{sidecar.st_mtime_ns}:{sidecar.st_ino}"
-
-
-def _read_sidecar(path: str, notes: list[str], stats: list[os.stat_result]) -> dict[str, Any] | None:
-    """The sidecar's JSON object, or None (absent, or unusable: then a note says why);
-    appends the stat of the sidecar it opened to ``stats``."""
-    try:  # a bare descriptor: a file object per sidecar costs more than the rest of the read
-        fd = os.open(path, _OPEN_FLAGS | getattr(os, "O_NOFOLLOW", 0))
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        notes.append(f"sidecar not read: {err.strerror or one_line(err)}")
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            notes.append(f"sidecar not read: not a regular file ({_kind(st.st_mode)}): not read")
-            return None
-        stats.append(st)
-        want = min(st.st_size, MAX_SIDECAR_BYTES) + 1  # what fstat announces, and one byte to see more
-        raw = b""
-        while len(raw) < want and (chunk := os.read(fd, want - len(raw))):
-            raw += chunk
-    except OSError as err:
-        notes.append(f"sidecar not read: {err.strerror or one_line(err)}")
-        return None
-    finally:
-        os.close(fd)
-    if len(raw) > MAX_SIDECAR_BYTES:
-        notes.append(f"sidecar ignored: over {MAX_SIDECAR_BYTES >> 20} MiB")
-        return None
-    try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError) as err:
-        notes.append(f"sidecar ignored, not valid JSON metadata: {one_line(err)}")
-        return None
-    if not isinstance(meta, dict):
-        notes.append("sidecar ignored, not valid JSON metadata: it is not a JSON object")
-        return None
-    return meta
-
-
-def _sha256(path: str) -> str:
-    """The sha256 of the file's bytes: recorded at reload for files that have none (the
-    change token keeps it, so a graceful reload computes it once per file version)."""
-    digest = hashlib.sha256()
-    with _open_regular(path) as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _core_metadata_hash(path: str) -> dict[str, str]:
-    """``{"core_metadata_sha256": ...}`` of a wheel whose sidecar lacks it; nothing when
-    the wheel cannot be read (its sidecar still indexes it)."""
-    try:
-        with _open_regular(path) as handle:
-            found = read_archive_metadata(handle, os.path.basename(path))
-    except (InvalidPackage, OSError):
-        return {}
-    return {k: v for k, v in found.items() if k == "core_metadata_sha256"}
-
-
-def _duplicate(first: str) -> str:
-    """Why a second file of one filename is not indexed (the first's path named)."""
-    return (
-        f"same filename as {shown_path(first)!r}, which comes first in path order: "
-        "not indexed (delete the copy not wanted)"
-    )
-
-
-def _sorted_entries(folder: str) -> Iterator[os.DirEntry[str]]:
-    """The entries of ``folder`` in name order (the ``scandir`` closed at once)."""
-    with os.scandir(folder) as found:
-        return iter(sorted(found, key=lambda entry: entry.name))
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it where Linux tells it (``os.umask``
-    sets it, briefly, for every thread)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-#: a concurrent delete can remove the folder an upload just made; each loss means it progressed
-_FOLDER_ATTEMPTS = 20
-
-
-def _write_atomic(path: Path, data: bytes | BinaryIO, mtime: datetime | None = None) -> os.stat_result:
-    """Write through a temporary file and ``os.replace``; returns the stat of what
-    was written (the rename keeps size, mtime and inode), for the change token."""
-    for attempt in range(_FOLDER_ATTEMPTS):
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-            break
-        except (FileNotFoundError, FileExistsError):
-            # a concurrent delete removed a folder it had just emptied: mkstemp finds no folder,
-            # or mkdir saw the folder but pathlib's is_dir() check came after the rmdir
-            if attempt == _FOLDER_ATTEMPTS - 1:
-                raise
-    try:
-        # what open() would give a new file (as pypicloud's are): mkstemp's 0600 would hide
-        # it from a web server running as another user
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as out:
-            if isinstance(data, bytes):
-                out.write(data)
-            else:
-                while chunk := data.read(1 << 20):
-                    out.write(chunk)
-        if mtime is not None:
-            ns = (mtime - _EPOCH) // timedelta(microseconds=1) * 1000
-            os.utime(tmp, ns=(ns, ns))
-        written = os.stat(tmp)
-        os.replace(tmp, path)
-        return written
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class FileStorage(Storage):
@@ -289,7 +122,7 @@ class FileStorage(Storage):
         if stat.S_ISDIR(mode):
             return "symbolic link to a folder: not followed"
         if not stat.S_ISREG(mode):
-            return f"symbolic link to a {_kind(mode)}: not read"
+            return f"symbolic link to a {kind_of(mode)}: not read"
         return None
 
     def _walk(self, problems: list[Skipped]) -> Iterator[tuple[os.DirEntry[str], tuple[str, ...]]]:
@@ -312,13 +145,13 @@ class FileStorage(Storage):
 
         def enter(folder: str, rel: tuple[str, ...], ancestors: tuple[tuple[int, int], ...]) -> None:
             try:
-                if 0 < len(rel) <= _UNCHECKED_DEPTH:
-                    stack.append((_sorted_entries(folder), rel, ancestors))
+                if 0 < len(rel) <= UNCHECKED_DEPTH:
+                    stack.append((sorted_entries(folder), rel, ancestors))
                     return
                 st = os.stat(folder)
                 if (st.st_dev, st.st_ino) in ancestors:
                     return
-                stack.append((_sorted_entries(folder), rel, (*ancestors, (st.st_dev, st.st_ino))))
+                stack.append((sorted_entries(folder), rel, (*ancestors, (st.st_dev, st.st_ino))))
             except FileNotFoundError:
                 return  # removed by a concurrent delete while we walked
             except OSError as err:
@@ -341,7 +174,7 @@ class FileStorage(Storage):
                 if name.startswith("."):
                     continue  # temporary uploads and hidden files
                 try:
-                    if not _utf8(name):
+                    if not is_utf8(name):
                         problems.append(Skipped(entry.path, "name is not valid UTF-8: not read"))
                     elif entry.is_dir(follow_symlinks=False):
                         enter(entry.path, (*rel, name), lineage)
@@ -357,7 +190,7 @@ class FileStorage(Storage):
                             problems.append(Skipped(entry.path, reason))
                     else:
                         mode = entry.stat(follow_symlinks=False).st_mode
-                        problems.append(Skipped(entry.path, f"not a regular file ({_kind(mode)}): not read"))
+                        problems.append(Skipped(entry.path, f"not a regular file ({kind_of(mode)}): not read"))
                 except FileNotFoundError:
                     continue
                 except OSError as err:
@@ -398,7 +231,7 @@ class FileStorage(Storage):
                 folder = parent
             first = seen.get(hash(rel[-1]))
             if first is not None:
-                self.skipped.append(Skipped(entry.path, _duplicate(first + rel[-1])))
+                self.skipped.append(Skipped(entry.path, duplicate_note(first + rel[-1])))
                 continue
             seen[hash(rel[-1])] = folder
             try:
@@ -407,7 +240,7 @@ class FileStorage(Storage):
                     sidecar: os.stat_result | None = os.lstat(entry.path + META_SUFFIX)
                 except OSError:  # absent, or unusable: then read() notes why and gives no token
                     sidecar = None
-                token = _token(st, sidecar)
+                token = token_of(st, sidecar)
             except FileNotFoundError:
                 continue  # deleted while we listed
             except OSError as err:
@@ -437,13 +270,13 @@ class FileStorage(Storage):
             name, version = (rel[0], rel[1]) if layout else parse_filename(filename)
             st = os.stat(path)
             if not stat.S_ISREG(st.st_mode):
-                raise InvalidPackage(f"not a regular file ({_kind(st.st_mode)}): not read")
-            meta = _read_sidecar(path + META_SUFFIX, notes, sidecar)
+                raise InvalidPackage(f"not a regular file ({kind_of(st.st_mode)}): not read")
+            meta = read_sidecar(path + META_SUFFIX, notes, sidecar)
             if meta is not None and filename.endswith(".whl") and "core_metadata_sha256" not in meta:
-                meta = {**meta, **_core_metadata_hash(path)}  # an index serves it as PEP 658 metadata
+                meta = {**meta, **core_metadata_hash(path)}  # an index serves it as PEP 658 metadata
             if meta is None and is_distribution(filename):
                 try:
-                    with _open_regular(path) as handle:
+                    with open_regular(path) as handle:
                         meta = read_archive_metadata(handle, filename)
                 except InvalidPackage as err:
                     if not layout and not isinstance(err, MetadataOutOfReach):
@@ -451,13 +284,13 @@ class FileStorage(Storage):
                     notes.append(str(err))
             meta = dict(meta or {})
             if not meta.get("hash_sha256"):  # every link of an index carries it: computed once
-                meta["hash_sha256"] = _sha256(path)
+                meta["hash_sha256"] = file_sha256(path)
             meta.setdefault("size", st.st_size)  # an index's JSON pages give every file's size (PEP 700)
             try:
-                package = Package.from_metadata(name, version, filename, _mtime(st), meta or {})
+                package = Package.from_metadata(name, version, filename, mtime_of(st), meta or {})
             except InvalidPackage as err:
                 notes.append(f"metadata ignored: {err}")
-                package = Package(name, version, filename, _mtime(st))
+                package = Package(name, version, filename, mtime_of(st))
         except FileNotFoundError:
             return None  # deleted while we listed
         except InvalidPackage as err:
@@ -469,7 +302,7 @@ class FileStorage(Storage):
         if notes:  # no token: the next graceful reload reads it again and reports it again
             warnings.append(Skipped(path, "indexed without some metadata: " + "; ".join(notes)))
         else:
-            package.token = _token(st, sidecar[0] if sidecar else None)
+            package.token = token_of(st, sidecar[0] if sidecar else None)
         return package
 
     def _path(self, package: Package) -> Path:
@@ -521,7 +354,7 @@ class FileStorage(Storage):
                         sidecar: os.stat_result | None = os.lstat(path + META_SUFFIX)
                     except FileNotFoundError:
                         sidecar = None
-                    if _token(st, sidecar) == package.token:
+                    if token_of(st, sidecar) == package.token:
                         answers.append(package)
                         continue
                 except OSError:
@@ -544,9 +377,9 @@ class FileStorage(Storage):
                 )
         path = self.root / package.name / package.version / package.filename
         meta = json.dumps(package.get_metadata(), ensure_ascii=False, sort_keys=True).encode()
-        sidecar = _write_atomic(path.with_name(package.filename + META_SUFFIX), meta)
-        written = _write_atomic(path, data, mtime=package.last_modified)
-        package.token = _token(written, sidecar)  # the cache stores it: no re-read by the next graceful reload
+        sidecar = write_atomic(path.with_name(package.filename + META_SUFFIX), meta)
+        written = write_atomic(path, data, mtime=package.last_modified)
+        package.token = token_of(written, sidecar)  # the cache stores it: no re-read by the next graceful reload
         self._paths[package.filename] = path
 
     def delete(self, package: Package) -> None:
