@@ -47,20 +47,14 @@ from its listing, also before anything is written.
 
 from __future__ import annotations
 
-import heapq
-import pickle
-import tempfile
 import time
-from array import array
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from itertools import islice
-from typing import IO, TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from .exceptions import ReloadRefused
+from ._hashes import BATCH, Hashes, Snapshot, Spool, batches, last_wins
+from ._reload_result import Guard, ReloadResult
 from .package import Package
-from .storage import Entry, Skipped, Storage
+from .storage import Entry, Storage
 
 if TYPE_CHECKING:
     from .cache import Cache
@@ -68,230 +62,6 @@ if TYPE_CHECKING:
 __all__ = ["BATCH", "Guard", "ReloadResult"]
 
 Progress = Callable[[int], None]
-#: files read, written or spooled at a time; also how often ``progress`` is called
-BATCH = 1000
-_SORT_CHUNK = 1 << 16
-T = TypeVar("T")
-
-
-@dataclass
-class ReloadResult:
-    """What a reload did: counts by filename, the time it took, files skipped."""
-
-    added: int = 0
-    removed: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    seconds: float = 0.0
-    graceful: bool = False
-    skipped: list[Skipped] = field(default_factory=list)
-    #: files indexed without some of their metadata, and why
-    warnings: list[Skipped] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        notes = [f"{len(self.skipped)} files skipped"] if self.skipped else []
-        notes += [f"{len(self.warnings)} indexed without some metadata"] if self.warnings else []
-        return (
-            f"added {self.added}, removed {self.removed}, updated {self.updated}, "
-            f"unchanged {self.unchanged} in {self.seconds:.2f} s" + (f" ({', '.join(notes)})" if notes else "")
-        )
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "added": self.added,
-            "removed": self.removed,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "seconds": round(self.seconds, 4),
-            "graceful": self.graceful,
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
-            "warnings": [{"path": s.path, "reason": s.reason} for s in self.warnings],
-        }
-
-
-@dataclass(frozen=True)
-class Guard:
-    """What a reload may remove: ``allow_empty`` lets a storage that lists no file
-    empty the cache; ``max_delete`` (0 to 1, None for no limit) caps the share of
-    the cache's files one reload may remove."""
-
-    allow_empty: bool = False
-    max_delete: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_delete is not None and not 0 <= self.max_delete <= 1:
-            raise ValueError(f"max_delete must be a share between 0 and 1, not {self.max_delete!r}")
-
-    def check(self, storage: Storage, listed: int, cached: int, removing: int) -> None:
-        """Raise :class:`ReloadRefused` when the reload would do what the guard forbids."""
-        if not removing:
-            return
-        skipped = f" ({len(storage.skipped)} skipped as unreadable)" if storage.skipped else ""
-        if listed == 0 and not self.allow_empty:
-            raise ReloadRefused(
-                f"the storage lists 0 files{skipped} while the cache holds {cached}: refusing to empty the cache "
-                f"(a wrong or unmounted storage?); pass allow_empty=True (--allow-empty) if that is what you want"
-            )
-        if self.max_delete is not None and removing > self.max_delete * cached:
-            raise ReloadRefused(
-                f"the reload would remove {removing} of the cache's {cached} files (the storage lists {listed}"
-                f"{skipped}), more than max_delete={self.max_delete:g}; raise --max-delete or leave it out"
-            )
-
-
-# -- compact sets of hashes --------------------------------------------------------------
-def _fingerprint(package: Package) -> int:
-    """A hash of every field ``same_as`` compares (the items of ``data`` as a set when
-    they are hashable, as the usual flat metadata is; else its canonical JSON)."""
-    p = package
-    try:
-        data: object = frozenset(p.data.items())
-        return hash((p.filename, p.name, p.version, p.last_modified, p.summary, data))
-    except TypeError:  # a list or dict among the values
-        return hash((p.filename, p.name, p.version, p.last_modified, p.summary, p.data_json()))
-
-
-class _Hashes:
-    """64-bit hashes in ``array('q')`` (8 bytes each): append, then :meth:`seal` once,
-    then test membership by bisection.
-
-    Sealing sorts the array chunk by chunk, each chunk cut off the front as it
-    is sorted, and keeps the sorted chunks apart (a lookup bisects each; there
-    are a few): never a second copy of the whole, nor a list of it.
-    """
-
-    def __init__(self) -> None:
-        self._values = array("q")
-        self._chunks: list[array[int]] = []
-
-    def add(self, value: int) -> None:
-        self._values.append(value)
-
-    def seal(self) -> _Hashes:
-        values = self._values
-        while values:
-            self._chunks.append(array("q", sorted(values[-_SORT_CHUNK:])))
-            del values[-_SORT_CHUNK:]  # from the end: no copy of what is left
-        self._values = array("q")
-        return self
-
-    def __contains__(self, value: int) -> bool:
-        for values in self._chunks:
-            i = bisect_left(values, value)
-            if i < len(values) and values[i] == value:
-                return True
-        return False
-
-    def __len__(self) -> int:
-        return sum(map(len, self._chunks))
-
-    def _sorted(self) -> Iterator[int]:
-        return heapq.merge(*self._chunks) if len(self._chunks) > 1 else iter(self._chunks[0] if self._chunks else ())
-
-    def distinct(self) -> int:
-        count, last = 0, None
-        for value in self._sorted():
-            if value != last:
-                count, last = count + 1, value
-        return count
-
-    def missing_from(self, other: _Hashes) -> int:
-        """How many distinct values of ``self`` are not in ``other`` (both sealed): one merge walk."""
-        theirs = other._sorted()
-        current = next(theirs, None)
-        missing, last = 0, None
-        for value in self._sorted():
-            if value == last:
-                continue
-            last = value
-            while current is not None and current < value:
-                current = next(theirs, None)
-            if current != value:
-                missing += 1
-        return missing
-
-
-@dataclass
-class _Snapshot:
-    """What a reload knows of the cache before it writes: hashed filenames, (filename,
-    token) pairs and, when it read whole packages, contents."""
-
-    names: _Hashes = field(default_factory=_Hashes)
-    pairs: _Hashes = field(default_factory=_Hashes)
-    contents: _Hashes | None = None
-
-    @classmethod
-    def of_tokens(cls, cache: Cache) -> _Snapshot:
-        snap = cls()
-        for filename, token in cache._iter_tokens():
-            snap.names.add(hash(filename))
-            if token is not None:
-                snap.pairs.add(hash((filename, token)))
-        snap.names.seal()
-        snap.pairs.seal()
-        return snap
-
-    @classmethod
-    def of_packages(cls, cache: Cache) -> _Snapshot:
-        snap = cls(contents=_Hashes())
-        assert snap.contents is not None
-        for package in cache._iter_packages():
-            snap.names.add(hash(package.filename))
-            snap.contents.add(_fingerprint(package))
-            if package.token is not None:
-                snap.pairs.add(hash((package.filename, package.token)))
-        snap.names.seal()
-        snap.pairs.seal()
-        snap.contents.seal()
-        return snap
-
-    def unchanged(self, package: Package) -> bool:
-        assert self.contents is not None
-        return _fingerprint(package) in self.contents
-
-
-def _batches(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch
-
-
-def _last_wins(batch: Iterable[Package]) -> list[Package]:
-    """One package per filename (the last), as a dictionary of the listing kept it."""
-    return list({p.filename: p for p in batch}.values())
-
-
-class _Spool:
-    """Writes a graceful reload decided on, held until the guard has passed: one
-    batch in memory, the rest pickled to a temporary file."""
-
-    def __init__(self) -> None:
-        self._items: list[tuple[str, Package]] = []
-        self._file: IO[bytes] | None = None
-
-    def add(self, kind: str, package: Package) -> None:
-        self._items.append((kind, package))
-        if len(self._items) >= BATCH:
-            if self._file is None:
-                self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in batches()
-            pickle.dump(self._items, self._file, pickle.HIGHEST_PROTOCOL)
-            self._items = []
-
-    def batches(self) -> Iterator[list[tuple[str, Package]]]:
-        try:
-            if self._file is not None:
-                self._file.seek(0)
-                while True:
-                    try:
-                        yield pickle.load(self._file)
-                    except EOFError:
-                        break
-            if self._items:
-                yield self._items
-        finally:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
 
 
 # -- plain --------------------------------------------------------------------------------
@@ -307,14 +77,14 @@ def plain_reload(cache: Cache, clear: bool, progress: Progress | None, guard: Gu
     storage = cache.storage
     listing = storage.list()  # raises StorageUnavailable before anything is read or written
     tokens = cache.stores_tokens
-    before = _Snapshot.of_tokens(cache) if tokens else _Snapshot.of_packages(cache)
-    listed = _Hashes()
+    before = Snapshot.of_tokens(cache) if tokens else Snapshot.of_packages(cache)
+    listed = Hashes()
     result = ReloadResult()
     seen = 0
 
     def counted(batch: list[Package]) -> list[Package]:
         nonlocal seen
-        batch = _last_wins(batch)
+        batch = last_wins(batch)
         compare: list[Package] = []
         for package in batch:
             name = hash(package.filename)
@@ -347,14 +117,14 @@ def plain_reload(cache: Cache, clear: bool, progress: Progress | None, guard: Gu
 
     if clear:
         with cache._replacing() as add:
-            for batch in _batches(listing):
+            for batch in batches(listing):
                 add(counted(batch))
             if progress is not None and not seen:
                 progress(0)
             result.removed = before.names.missing_from(listed.seal())
             (guard or Guard()).check(storage, listed.distinct(), len(before.names), result.removed)
     else:
-        for batch in _batches(listing):
+        for batch in batches(listing):
             cache._save_many(counted(batch))
         if progress is not None and not seen:
             progress(0)
@@ -364,7 +134,7 @@ def plain_reload(cache: Cache, clear: bool, progress: Progress | None, guard: Gu
 
 
 # -- graceful -------------------------------------------------------------------------------
-def _classify(cache: Cache, snap: _Snapshot, tokens: bool, batch: list[Entry], listed: _Hashes, spool: _Spool) -> int:
+def _classify(cache: Cache, snap: Snapshot, tokens: bool, batch: list[Entry], listed: Hashes, spool: Spool) -> int:
     """Read the entries of one batch whose token changed; spool what must be written.
     Returns how many were found unchanged."""
     storage = cache.storage
@@ -376,7 +146,7 @@ def _classify(cache: Cache, snap: _Snapshot, tokens: bool, batch: list[Entry], l
             unchanged += 1
         else:
             reread.append(entry)
-    fresh = _last_wins(storage.read_many(reread))
+    fresh = last_wins(storage.read_many(reread))
     known = [p for p in fresh if hash(p.filename) in snap.names]
     stored = cache._fetch_many([p.filename for p in known]) if tokens and known else {}
     for package in fresh:
@@ -413,13 +183,13 @@ def _recheck(storage: Storage, packages: Sequence[Package]) -> list[Package | No
     return answers
 
 
-def _write(cache: Cache, spool: _Spool, result: ReloadResult) -> None:
+def _write(cache: Cache, spool: Spool, result: ReloadResult) -> None:
     """Save the spooled packages; then re-ask the storage about them (a batch at a
     time), since a concurrent delete or upload may have passed between our read and
     our write."""
     storage = cache.storage
     for batch in spool.batches():
-        cache._save_many(_last_wins(p for _, p in batch))
+        cache._save_many(last_wins(p for _, p in batch))
         again: list[Package] = []
         absent: list[Package] = []
         for (kind, package), fresh in zip(batch, _recheck(storage, [p for _, p in batch]), strict=True):
@@ -435,7 +205,7 @@ def _write(cache: Cache, spool: _Spool, result: ReloadResult) -> None:
         # before we cleared) is in the storage: asked by filename, it comes back
         again += [fresh for fresh in _recheck(storage, cleared) if fresh is not None] if cleared else []
         if again:
-            cache._save_many(_last_wins(again))
+            cache._save_many(last_wins(again))
 
 
 def _clear_absent(cache: Cache, absent: list[Package]) -> list[Package]:
@@ -457,21 +227,21 @@ def _clear_absent(cache: Cache, absent: list[Package]) -> list[Package]:
     return cleared
 
 
-def _remove_gone(cache: Cache, listed: _Hashes, result: ReloadResult) -> None:
+def _remove_gone(cache: Cache, listed: Hashes, result: ReloadResult) -> None:
     """Remove what the cache holds and the listing lacked, if the storage still lacks it."""
     storage = cache.storage
     gone = [f for f, _ in cache._iter_tokens() if hash(f) not in listed]  # collected: no cursor open while we write
     removed: list[Package] = []
-    for filenames in _batches(gone):
+    for filenames in batches(gone):
         held = list(cache._fetch_many(filenames).values())
         for package, now in zip(held, _recheck(storage, held), strict=True):
             if now is None:
                 cache._clear(package)
                 removed.append(package)
     reappeared: list[Package] = []
-    for batch in _batches(removed):
+    for batch in batches(removed):
         reappeared += [fresh for fresh in _recheck(storage, batch) if fresh is not None]
-    for batch in _batches(reappeared):
+    for batch in batches(reappeared):
         cache._save_many(batch)
     result.removed = len(removed) - len(reappeared)
 
@@ -482,11 +252,11 @@ def graceful_reload(cache: Cache, clear: bool, progress: Progress | None, guard:
     storage = cache.storage
     entries = storage.scan()  # raises StorageUnavailable before anything is read or written
     tokens = cache.stores_tokens
-    snap = _Snapshot.of_tokens(cache) if tokens else _Snapshot.of_packages(cache)
+    snap = Snapshot.of_tokens(cache) if tokens else Snapshot.of_packages(cache)
     result = ReloadResult(graceful=True)
-    listed, spool = _Hashes(), _Spool()
+    listed, spool = Hashes(), Spool()
     seen = 0
-    for batch in _batches(entries):
+    for batch in batches(entries):
         result.unchanged += _classify(cache, snap, tokens, batch, listed, spool)
         seen += len(batch)
         if progress is not None:
