@@ -14,11 +14,11 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from .. import Cache, Package, PackageExists
+from ._base import KitBase
 
 __all__ = ["FilenameIdentity"]
 
@@ -27,13 +27,8 @@ def _copies(storage_dir: Path, filename: str) -> list[str]:
     return sorted(str(p.relative_to(storage_dir)) for p in storage_dir.rglob(filename))
 
 
-class FilenameIdentity:
+class FilenameIdentity(KitBase):
     """Uploads, listings and re-checks treat the filename as the identity."""
-
-    shared_state: ClassVar[bool] = True
-
-    def make_cache(self, storage_dir: Path) -> Cache:
-        raise NotImplementedError
 
     def test_upload_under_another_project_replaces_the_old_copy(self, cache: Cache, storage_dir: Path) -> None:
         cache.upload("dup-1.0.tar.gz", b"first", name="proja", version="1.0")

@@ -19,6 +19,7 @@ import pytest
 
 from .. import Cache, Package
 from ..storage import Entry
+from ._base import KitBase
 from ._files import make_package, write_wheel
 from ._reload_safety import ReloadSafety
 
@@ -81,8 +82,8 @@ def _rewrite_sidecar(path: Path, summary: str) -> None:
     os.utime(meta, ns=(before + 10**9, before + 10**9))
 
 
-class IncrementalReload:
-    """Needs the fixtures of :class:`CacheConformance`."""
+class IncrementalReload(KitBase):
+    """Change tokens (opt in with ``stores_tokens = True`` on the backend)."""
 
     def _require_tokens(self, cache: Cache) -> None:
         if not cache.stores_tokens:

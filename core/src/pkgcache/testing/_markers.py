@@ -11,12 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import Cache
+from ._base import KitBase
 from ._files import make_package, write_wheel
 
 __all__ = ["ChangeMarkers"]
 
 
-class ChangeMarkers:
+class ChangeMarkers(KitBase):
     """Every write to a project changes its marker; a project appearing or vanishing
     changes the index marker; reading changes nothing."""
 

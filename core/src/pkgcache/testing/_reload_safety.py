@@ -22,6 +22,7 @@ import pytest
 
 from .. import Cache, InvalidPackage, Package, ReloadRefused, StorageUnavailable
 from ..package import MAX_DATA_BYTES, MAX_IDENTITY_CHARS, MAX_SUMMARY_CHARS
+from ._base import KitBase
 from ._files import T0, make_package, write_sdist, write_wheel
 
 __all__ = ["ReloadSafety", "write_good_files", "write_metadata_bomb"]
@@ -91,11 +92,8 @@ def _filenames(cache: Cache) -> set[str]:
     return {p.filename for n in cache.distinct() for p in cache.all(n)}
 
 
-class ReloadSafety:
-    """Tests that a reload loses nothing; needs the fixtures of :class:`CacheConformance`."""
-
-    def make_cache(self, storage_dir: Path) -> Cache:  # pragma: no cover - CacheConformance provides it
-        raise NotImplementedError
+class ReloadSafety(KitBase):
+    """Tests that a reload loses nothing."""
 
     # -- a wrong storage leaves the cache as it was ----------------------------------
     def _filled(self, cache: Cache, storage_dir: Path) -> dict[str, Any]:

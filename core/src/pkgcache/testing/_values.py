@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from .. import Cache, InvalidPackage, Package
+from ._base import KitBase
 from ._files import make_package
 
 __all__ = ["KeysAndValues"]
@@ -22,7 +23,7 @@ __all__ = ["KeysAndValues"]
 UNSTORABLE = ["\x00", "mypkg\x00", "\udcff", "mypkg\udcff", "mypkg ", " mypkg", "mypkg-1.0.tar.gz "]
 
 
-class KeysAndValues:
+class KeysAndValues(KitBase):
     """Keys compare exactly; limits apply to stored values; odd query values find nothing."""
 
     def test_name_over_the_limit_once_normalized_is_refused_before_writing(
