@@ -16,6 +16,7 @@ from functools import lru_cache
 import pluggy
 
 from . import hookspecs
+from ._entry_points import conflict, declared
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,6 @@ HOOKS_GROUP = "pkgcache.hooks"
 
 def hook_conflicts() -> list[str]:
     """One message per hook plugin name that two distributions declare."""
-    from .registry import conflict, declared
-
     return [f"hook plugin {clash}" for name in declared(HOOKS_GROUP) if (clash := conflict(HOOKS_GROUP, name))]
 
 
@@ -45,8 +44,6 @@ def new_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    from .registry import conflict, declared
-
     for name in declared(HOOKS_GROUP):
         if conflict(HOOKS_GROUP, name):
             pm.set_blocked(name)  # load_settings refuses the configuration: see hook_conflicts

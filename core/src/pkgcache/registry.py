@@ -27,7 +27,7 @@ import importlib.util
 import json
 import pkgutil
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -35,6 +35,7 @@ from urllib.request import url2pathname
 
 from pydantic import BaseModel
 
+from ._entry_points import conflict, declared, distribution_of, installed
 from .exceptions import BackendNotInstalled, ConfigError, Problem
 
 __all__ = [
@@ -136,62 +137,6 @@ def install_advice(distribution: str) -> str:
 _KIND = {BACKENDS_GROUP: ("backend", "pypi.db"), STORAGES_GROUP: ("storage", "pypi.storage")}
 
 
-def _distribution(ep: EntryPoint) -> str:
-    return ep.dist.name if ep.dist else "an unknown distribution"
-
-
-class _Declared:
-    """``declared(group)``: every entry point of ``group`` by name, without importing them.
-
-    The installed distributions are scanned once for every group at a time
-    (``importlib.metadata`` reads every distribution's entry points whatever
-    the group asked, and validating a config asks five groups), then each
-    group is sorted out on first use. ``declared.cache_clear()`` forgets the
-    scan, for tests that install a distribution.
-    """
-
-    def __init__(self) -> None:
-        self._all: Any = None
-        self._groups: dict[str, dict[str, list[EntryPoint]]] = {}
-
-    def __call__(self, group: str) -> dict[str, list[EntryPoint]]:
-        """A name with more than one entry point (two distributions declaring the
-        same name) is a conflict: see :func:`conflict`."""
-        found = self._groups.get(group)
-        if found is None:
-            if self._all is None:
-                self._all = entry_points()  # every group: .select() below sorts them out
-            found = {}
-            for ep in sorted(self._all.select(group=group), key=_distribution):
-                same = found.setdefault(ep.name, [])
-                if not any(_distribution(o) == _distribution(ep) and o.value == ep.value for o in same):
-                    same.append(ep)
-            found = self._groups[group] = dict(sorted(found.items()))
-        return found
-
-    def cache_clear(self) -> None:
-        self._all = None
-        self._groups = {}
-
-
-declared = _Declared()
-
-
-def installed(group: str) -> dict[str, EntryPoint]:
-    """Installed drivers of ``group`` by name (the first of each name), without importing them."""
-    return {name: eps[0] for name, eps in declared(group).items()}
-
-
-def conflict(group: str, name: str) -> str | None:
-    """Why ``name`` of ``group`` cannot be used when two distributions declare it; else None."""
-    eps = declared(group).get(name, [])
-    if len(eps) < 2:
-        return None
-    each = [f"{_distribution(ep)} ({ep.value})" for ep in eps]
-    which = ", ".join(each[:-1]) + " and " + each[-1]
-    return f"{name!r} is declared by {len(eps)} distributions, {which}: uninstall all but one"
-
-
 def resolve_name(value: str) -> str:
     """Map pypicloud's class paths to our names; other values unchanged."""
     value = value.strip()
@@ -279,7 +224,7 @@ def _settings_entry_point(group: str, name: str) -> EntryPoint | None:
     driver is installed once, and the model is declared once, by the driver's distribution."""
     drivers = declared(group).get(name, [])
     models = declared(SETTINGS_GROUPS[group]).get(name, [])
-    if len(drivers) != 1 or len(models) != 1 or _distribution(drivers[0]) != _distribution(models[0]):
+    if len(drivers) != 1 or len(models) != 1 or distribution_of(drivers[0]) != distribution_of(models[0]):
         return None
     return models[0]
 
