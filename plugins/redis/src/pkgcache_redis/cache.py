@@ -72,86 +72,30 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from types import SimpleNamespace
 from typing import Any, ClassVar
-
-import redis
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisClusterException, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from pkgcache import (
     Cache,
     CacheError,
-    CacheFull,
-    CacheUnavailable,
     Package,
     Storage,
-    mask_url,
     normalize_name,
-    scrub,
-    url_secrets,
 )
 from pkgcache.plugin import LeaseOps, hold_lease, search_packages
 
-from . import _cluster, _scripts
+from . import _cluster
 from ._codec import decode, encode, time_of, token_of
+from ._connection import INDEX_TAG, STAGED, TAG_LENGTH, RedisConnection
+from ._search import search_rows
 from ._staging import Stage
 from .settings import RedisSettings
 
 __all__ = ["RedisCache"]
 
 BATCH = 1000
-STAGED = "~tmp."
-TAG_LENGTH = 12
-#: hash tag of the index keys: no project name holds a "/", so no project's keys are the index's
-INDEX_TAG = "/index"
 
 
-def search_rows(rows: dict[str, str], terms: dict[str, list[str]], query_type: str) -> list[tuple[str, str]]:
-    """(project, filename) of each project's highest matching file, from its search rows
-    (``summary NUL sort key NUL filename`` for each distinct summary, NUL-separated):
-    :func:`pkgcache.rules.matches` on the project's name and each distinct summary,
-    the first match in ``all()`` order. (Written out by hand, one term apart: this
-    loop is most of what a search costs.)"""
-    name_terms, summary_terms = terms["name"], terms["summary"]
-    every = query_type == "and"
-    single = summary_terms[0] if len(summary_terms) == 1 else None
-    winners = []
-    for name, raw in rows.items():
-        folded = name.casefold()
-        name_hits = [t in folded for t in name_terms]
-        if every:
-            if not all(name_hits):
-                continue
-            any_summary = not summary_terms  # every file matches
-        else:
-            any_summary = any(name_hits)
-            if not any_summary and not summary_terms:
-                continue
-        best_key = best = ""
-        parts = iter(raw.split("\0"))
-        for summary, key, filename in zip(parts, parts, parts, strict=True):
-            if not any_summary:
-                text = summary.casefold()
-                if single is not None:
-                    if single not in text:
-                        continue
-                elif every:
-                    if not all(t in text for t in summary_terms):
-                        continue
-                elif not any(t in text for t in summary_terms):
-                    continue
-            if not best or key > best_key or (key == best_key and filename < best):
-                best_key, best = key, filename
-        if best:
-            winners.append((name, best))
-    return winners
-
-
-class RedisCache(Cache):
+class RedisCache(RedisConnection, Cache):
     """``pypi.db = redis``."""
 
     Settings = RedisSettings
@@ -169,107 +113,10 @@ class RedisCache(Cache):
 
     def __init__(self, settings: RedisSettings, storage: Storage, **kwargs: Any) -> None:  # type: ignore[override]
         super().__init__(settings, storage, **kwargs)
-        raw = settings.url.get_secret_value()
-        self._address = mask_url(raw)
-        self._secrets = url_secrets(raw)
-        self.prefix = settings.prefix
-        index = f"{self.prefix}{{{INDEX_TAG}}}"
-        self.index_key = f"{index}:files"
-        self.summary_key = f"{index}:summary"
-        self.search_key = f"{index}:search"
-        self.serial_key = f"{index}:serial"  # the scripts name it from summary_key
-        self.versions_key = f"{index}:versions"
-        self.file_versions_key = f"{index}:file-versions"
-        self.floor_key = f"{index}:floor"
-        self.lock_key = f"{index}:reload-lock"
-        self._client: Any = None
-        self._scripts: Any = None
+        self._setup(settings)
 
     def __repr__(self) -> str:
         return f"RedisCache({self._address!r}, prefix={self.prefix!r})"
-
-    # -- connection and errors ----------------------------------------------
-    @property
-    def client(self) -> Any:
-        """The redis-py client, made on first use (a cluster client connects when made)."""
-        if self._client is None:
-            with self._errors():
-                self._client = self._connect()
-        return self._client
-
-    def _connect(self) -> Any:
-        timeout = self.settings.socket_timeout
-        options: dict[str, Any] = {
-            "decode_responses": True,
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-        }
-        url = self.settings.url.get_secret_value()
-        if self.settings.clustered:
-            client: Any = redis.RedisCluster.from_url(url, **options)
-        else:
-            client = redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2), **options)
-        self._scripts = SimpleNamespace(
-            **{
-                name.lower(): client.register_script(getattr(_scripts, name))
-                for name in (
-                    "SAVE",
-                    "CLEAR",
-                    "PROJECT_SAVE",
-                    "PROJECT_CLEAR",
-                    "INDEX_APPLY",
-                    "PROJECT_SWAP",
-                    "INDEX_SWAP",
-                    "RELEASE",
-                    "RENEW",
-                )
-            }
-        )
-        return client
-
-    @property
-    def scripts(self) -> Any:
-        """The Lua scripts, registered with the client (made on first use)."""
-        _ = self.client
-        return self._scripts
-
-    def _scrub(self, message: str) -> str:
-        return scrub(message, self._secrets)
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Unreachable or silent: CacheUnavailable; the server refusing a command: its own cause."""
-        try:
-            yield
-        except (RedisConnectionError, RedisTimeoutError, RedisClusterException) as err:
-            raise CacheUnavailable(self._scrub(f"redis backend cannot reach {self._address}: {err}")) from err
-        except RedisError as err:
-            raise self._refused(err) from err
-
-    def _refused(self, err: RedisError) -> CacheError:
-        text = self._scrub(str(err))
-        where = f"redis server at {self._address}"
-        # a script's write refused for memory arrives as a plain script error naming OOM
-        if isinstance(err, OutOfMemoryError) or "OOM command not allowed" in text:
-            return CacheFull(
-                f"{where} is full (maxmemory reached, nothing was written): "
-                f"raise maxmemory or free memory, then retry ({text})"
-            )
-        if isinstance(err, ReadOnlyError) or "READONLY" in text:
-            return CacheError(f"{where} is a read-only replica: point db.url at the primary ({text})")
-        return CacheError(f"{where} refused the command: {text}")
-
-    def _files_key(self, name: str) -> str:
-        return f"{self.prefix}{{{name}}}:files"
-
-    def _best_key(self, name: str) -> str:
-        return f"{self.prefix}{{{name}}}:best"
-
-    def _version_key(self, name: str) -> str:
-        return f"{self.prefix}{{{name}}}:version"
-
-    def _staging_key(self, tag: str) -> str:
-        return f"{self.prefix}{{{INDEX_TAG}}}:staging:{tag}"
 
     # -- reads: one round trip each ---------------------------------------------
     def fetch(self, filename: str) -> Package | None:
