@@ -433,7 +433,7 @@ def test_recheck_lists_the_pages_again_and_follows_a_page_pushed_back(
     """The pages of the last listing that hold files to re-check are listed again at once;
     objects added before a page since push its files out of reach of one request, and
     those are found by listing on from there. Pages of 5 objects stand for S3's 1,000."""
-    import pkgcache_s3.storage
+    import pkgcache_s3._relisting
 
     storage = make_storage(moto_port, bucket, **{"storage.prepend_hash": "false"})
     for i in range(20):
@@ -441,7 +441,7 @@ def test_recheck_lists_the_pages_again_and_follows_a_page_pushed_back(
     settle(raw, bucket)
     read = {p.filename: p for p in storage.list()}
     keys = sorted(storage.key_of(p) for p in read.values())
-    monkeypatch.setattr(pkgcache_s3.storage, "PAGE", 5)
+    monkeypatch.setattr(pkgcache_s3._relisting, "PAGE", 5)
     storage.page_ends = keys[4::5]  # as if listed 5 at a time
     for n in range(3):  # before page 1's files: its re-listing from keys[4] stops short of keys[8]
         raw.put_object(Bucket=bucket, Key=f"{keys[4]}.x{n}", Body=b"y")

@@ -25,7 +25,6 @@ cannot be read as a package goes to ``skipped`` and the listing goes on.
 from __future__ import annotations
 
 import io
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,14 +41,13 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pkgcache import InvalidPackage, Package, Skipped, Storage, StorageUnavailable
 from pkgcache.plugin import Entry
 
+from ._relisting import Relisting, token_of
 from .layout import object_key, package_from_metadata, package_metadata
 from .settings import S3Settings
 
 __all__ = ["S3Storage"]
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
-#: objects in one ListObjectsV2 page (S3's most)
-PAGE = 1000
 _NO_BUCKET = {"NoSuchBucket", "AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 
 
@@ -57,13 +55,7 @@ def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
-def _token(etag: str, size: int, modified: datetime) -> str:
-    """ETag and size catch new bytes; LastModified (whole seconds, as both a listing
-    and a HEAD give it) catches new metadata on the same bytes."""
-    return f"{etag.strip(chr(34))}:{size}:{int(modified.timestamp())}"
-
-
-class S3Storage(Storage):
+class S3Storage(Relisting, Storage):
     """Package files in ``storage.bucket``, in pypicloud's layout."""
 
     Settings = S3Settings
@@ -187,7 +179,7 @@ class S3Storage(Storage):
                     )
                     continue
                 seen[hash(filename)] = folder
-                yield Entry(filename, _token(obj["ETag"], obj["Size"], obj["LastModified"]), key)
+                yield Entry(filename, token_of(obj["ETag"], obj["Size"], obj["LastModified"]), key)
             if page.get("Contents"):
                 ends.append(page["Contents"][-1]["Key"])
             page = self._page(pages)
@@ -227,7 +219,7 @@ class S3Storage(Storage):
         except (TypeError, ValueError):
             settled = False
         if settled:
-            package.token = _token(head.get("ETag", ""), head.get("ContentLength", -1), modified)
+            package.token = token_of(head.get("ETag", ""), head.get("ContentLength", -1), modified)
         return package
 
     def _read(self, key: str) -> tuple[Package | None, Skipped | None]:
@@ -308,76 +300,6 @@ class S3Storage(Storage):
         for i, (fresh, _problem) in zip(heads, self._read_all(keys[i] for i in heads), strict=True):
             answers[i] = fresh  # unreadable now: None, as load() gives it
         return answers
-
-    def _tokens_now(self, keys: set[str], ends: list[str]) -> dict[str, str]:
-        """The current token of each of ``keys`` that exists, from list requests.
-
-        Each page of the last listing (``ends``: its last keys) that held or
-        would hold a wanted key is listed again, all at once (``head_concurrency``
-        at a time), from the end of the page before: at most the pages of a whole
-        listing, in about the time of one. A page that no longer reaches a wanted
-        key (objects were added before it since) leaves that key to
-        :meth:`_tokens_after`, one page after another from there.
-        """
-        wanted = sorted(keys)  # S3 lists in UTF-8 byte order, which is code point order
-        prefix = self.settings.prefix if all(k.startswith(self.settings.prefix) for k in wanted) else ""
-        starts = sorted({bisect_left(ends, key) for key in wanted})  # page j holds (ends[j - 1], ends[j]]
-        afters = [ends[j - 1] if j else "" for j in starts]
-        with ThreadPoolExecutor(min(len(afters), self.settings.head_concurrency), "pkgcache-s3-list") as pool:
-            pages = list(pool.map(lambda after: self._list_after(prefix, after), afters))
-        found: dict[str, str] = {}
-        reached: dict[str, str | None] = {}  # where each listing started -> its last key (None: to the end)
-        for after, page in zip(afters, pages, strict=True):
-            contents = page.get("Contents", ())
-            for obj in contents:
-                if obj["Key"] in keys:
-                    found[obj["Key"]] = _token(obj["ETag"], obj["Size"], obj["LastModified"])
-            reached[after] = contents[-1]["Key"] if page.get("IsTruncated") and contents else None
-        left = set()
-        for key in wanted:
-            j = bisect_left(ends, key)
-            last = reached[ends[j - 1] if j else ""]
-            if last is not None and key > last and key not in found:
-                left.add(key)
-        if left:
-            found.update(self._tokens_after(left, prefix))
-        return found
-
-    def _list_after(self, prefix: str, after: str) -> dict[str, Any]:
-        """One list request of up to 1,000 objects after the key ``after`` ("": from the start)."""
-        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": PAGE}
-        if after:
-            request["StartAfter"] = after
-        try:
-            page: dict[str, Any] = self.client.list_objects_v2(**request)
-        except (ClientError, BotoCoreError) as err:
-            raise self._unavailable(err) from None
-        return page
-
-    def _tokens_after(self, keys: set[str], prefix: str) -> dict[str, str]:
-        """The current tokens of ``keys``, one list request after another.
-
-        Each request starts just before the next wanted key not yet seen (after
-        that key less its last character, which sorts before it with nothing but
-        near namesakes between), or after the previous page when that is further;
-        one page of 1,000 objects settles every wanted key it reaches.
-        """
-        wanted = sorted(keys)
-        found: dict[str, str] = {}
-        i, after = 0, ""
-        while i < len(wanted):
-            after = max(after, wanted[i][:-1])
-            page = self._list_after(prefix, after)
-            contents = page.get("Contents", ())
-            for obj in contents:
-                if obj["Key"] in keys:
-                    found[obj["Key"]] = _token(obj["ETag"], obj["Size"], obj["LastModified"])
-            if not page.get("IsTruncated") or not contents:
-                break  # the listing reached the end: what it lacks is gone
-            after = contents[-1]["Key"]
-            while i < len(wanted) and wanted[i] <= after:
-                i += 1
-        return found
 
     def open(self, package: Package) -> BinaryIO:
         try:
