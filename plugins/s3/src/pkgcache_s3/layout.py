@@ -19,8 +19,9 @@ so pypicloud still reads text and we read the exact value back.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import email.charset
+import email.errors
+import email.header
 import hashlib
 import json
 import posixpath
@@ -40,6 +41,9 @@ DATA_KEY = "pkgcache-data"
 #: S3 refuses user metadata over 2 KB (keys and values, UTF-8)
 METADATA_LIMIT = 2048
 
+#: RFC 2047 "b" words in UTF-8, written and read by the standard library's email package
+_UTF8 = email.charset.Charset("utf-8")
+_UTF8.header_encoding = email.charset.BASE64
 _ENCODED_WORD = re.compile(r"=\?utf-8\?b\?([A-Za-z0-9+/=]*)\?=", re.IGNORECASE)
 _PLAIN = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
 
@@ -59,17 +63,17 @@ def encode_value(value: str) -> str:
     """
     if _PLAIN.fullmatch(value) and not _ENCODED_WORD.fullmatch(value):
         return value
-    return "=?utf-8?b?" + base64.b64encode(value.encode("utf-8")).decode("ascii") + "?="
+    return _UTF8.header_encode(value)  # one word, never folded: S3 keeps a value on one line
 
 
 def decode_value(value: str) -> str:
     """The text of an RFC 2047 word (ours, or S3's for non-ASCII); other values unchanged."""
-    match = _ENCODED_WORD.fullmatch(value)
-    if match is None:
+    if _ENCODED_WORD.fullmatch(value) is None:
         return value
     try:
-        return base64.b64decode(match[1], validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        ((raw, charset),) = email.header.decode_header(value)
+        return raw.decode(charset or "ascii") if isinstance(raw, bytes) else raw
+    except (email.errors.HeaderParseError, UnicodeDecodeError, LookupError, ValueError):
         return value  # it only looked like one
 
 
