@@ -3,12 +3,11 @@
 Every test compares with the rule itself: the search rows computed from
 ``all()``, and :func:`pkgcache.rules.search_packages` over every file, on a
 standalone server and on the cluster, after single writes, moves, clears, plain
-and graceful reloads, and for rows written before search rows existed.
+and graceful reloads.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,26 +125,6 @@ def test_search_rows_follow_batches_and_reloads(cache: RedisCache) -> None:
     cache.clear_all()
     assert cache.search({"name": ["p"]}, "or") == []
     assert stored_search_rows(cache) == {}
-
-
-def test_rows_written_before_search_rows_existed(cache: RedisCache) -> None:
-    """A cache filled by an earlier version (``:best`` rows without search rows, no ``:search``
-    hash): search reads every file, as before; each project's next write recounts its rows."""
-    rng = random.Random(3)
-    cache.save_many([_random_package(rng) for _ in range(40)])
-    for name in cache.distinct():
-        best = json.loads(cache.client.get(cache._best_key(name)))
-        del best["g"]
-        cache.client.set(cache._best_key(name), json.dumps(best))
-    cache.client.delete(cache.search_key)
-    files = every_file(cache)
-    for term in TERMS:
-        criteria = {"summary": [term]}
-        want = search_packages(files, check_search_args(criteria, "or"), "or")
-        assert [p.to_dict() for p in cache.search(criteria, "or")] == [p.to_dict() for p in want]
-    for name in cache.distinct():  # re-save one file of each project
-        cache.save(cache.all(name)[-1])
-    check_search(cache)
 
 
 def test_a_write_between_the_cluster_switch_steps_keeps_its_search_rows(

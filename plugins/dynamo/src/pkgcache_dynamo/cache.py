@@ -314,10 +314,9 @@ class DynamoCache(Cache):
             return conditional(
                 tables.client.put_item,
                 Item={**key, "owner": {"S": owner}, "expires": {"N": f"{now + ttl:.3f}"}},
-                # a lock row of an older version (a string expiry, no renewal) counts as expired
-                ConditionExpression="attribute_not_exists(#n) OR expires < :now OR attribute_type(expires, :s)",
+                ConditionExpression="attribute_not_exists(#n) OR expires < :now",
                 ExpressionAttributeNames={"#n": "name"},
-                ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":s": {"S": "S"}},
+                ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}},
             )
 
         def renew(owner: str, ttl: float) -> bool:

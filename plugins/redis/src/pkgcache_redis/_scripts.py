@@ -57,8 +57,7 @@ end
 
 -- a re-saved file forces a full recompute (O(files)) only when it was the best (of the
 -- project or of its summary's search row) and moved down or changed summary, or held
--- the newest time and got older: re-saving a project stays linear. A row stored
--- before search rows existed (no g) is recomputed once.
+-- the newest time and got older: re-saving a project stays linear.
 local function project_save(files_key, best_key, f, json)
   local old = redis.call('HGET', files_key, f)
   redis.call('HSET', files_key, f, json)
@@ -68,9 +67,6 @@ local function project_save(files_key, best_key, f, json)
   end
   local p = cjson.decode(json)
   local b = cjson.decode(braw)
-  if b.g == nil then
-    return recompute(files_key, best_key)
-  end
   if old then
     local o = cjson.decode(old)
     local og = b.g[text(o.s)]
@@ -102,7 +98,7 @@ local function project_clear(files_key, best_key, f)
   local p = cjson.decode(removed)
   if braw then
     local b = cjson.decode(braw)
-    local og = b.g and b.g[text(p.s)]
+    local og = b.g[text(p.s)]
     if b.f ~= f and b.t ~= p.t and og and og[2] ~= f then return {1, braw} end
   end
   return {1, (recompute(files_key, best_key))}

@@ -55,9 +55,7 @@ HGETALL of ``:search`` (a row per project), matching in Python with the
 shared rules' casefold, then one HMGET of the winners' files. A project's
 row grows with its distinct summaries (usually a handful), and a write costs
 a recount of the project's files only when the file it replaces or removes
-was the first of its summary. Rows written before search rows existed are
-recounted by the project's next write; until every project has one (the
-two hashes differ in length) search reads every file as before.
+was the first of its summary.
 
 Each file's JSON carries the storage's change token first (``_codec``):
 ``_iter_tokens`` streams the index with HSCAN and decodes only that string,
@@ -179,12 +177,7 @@ class RedisCache(RedisConnection, Cache):
 
     def _search(self, terms: dict[str, list[str]], query_type: str) -> list[Package]:
         with self._errors():
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hlen(self.summary_key)
-            pipe.hgetall(self.search_key)
-            projects, rows = pipe.execute()
-        if projects != len(rows):  # rows from before search rows existed: read every file
-            return super()._search(terms, query_type)
+            rows = self.client.hgetall(self.search_key)
         winners = search_rows(rows, terms, query_type)
         if not winners:
             return []
