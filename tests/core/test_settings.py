@@ -98,18 +98,6 @@ def test_json_schema_lists_prefixed_keys() -> None:
     assert "db.url" in schema["required"]
 
 
-def test_old_import_path_of_the_base_classes_still_works() -> None:
-    import pkgcache
-    from pkgcache._models import BackendSettings, SecretUrl, StorageSettings, mask_url
-
-    assert (BackendSettings, StorageSettings, SecretUrl, mask_url) == (
-        pkgcache.BackendSettings,
-        pkgcache.StorageSettings,
-        pkgcache.SecretUrl,
-        pkgcache.mask_url,
-    )
-
-
 @pytest.mark.parametrize(
     ("url", "masked"),
     [

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pkgcache import ConfigError, Package, load_settings
-from pkgcache._models import public_dump
+from pkgcache._plugin_settings import public_dump
 from pkgcache.registry import describe_drivers
 from pkgcache_s3 import S3Settings, S3Storage
 from pkgcache_s3.layout import decode_value, encode_value, object_key, package_from_metadata, package_metadata

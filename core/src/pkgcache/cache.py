@@ -36,7 +36,7 @@ from typing import Any, BinaryIO, ClassVar
 import pluggy
 
 from ._metadata import parse_filename
-from ._models import BackendSettings
+from ._plugin_settings import BackendSettings
 from ._reload import Guard, Progress, ReloadResult, graceful_reload, plain_reload
 from ._upload import new_package
 from .exceptions import PackageExists

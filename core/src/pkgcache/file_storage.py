@@ -48,7 +48,7 @@ from ._files import (
     write_atomic,
 )
 from ._metadata import is_distribution, one_line, parse_filename, read_archive_metadata
-from ._models import StorageSettings
+from ._plugin_settings import StorageSettings
 from .exceptions import InvalidPackage, MetadataOutOfReach, StorageUnavailable
 from .package import Package, normalize_name
 from .storage import Entry, Skipped, Storage, shown_path

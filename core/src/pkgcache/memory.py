@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
-from ._models import BackendSettings
+from ._plugin_settings import BackendSettings
 from .cache import Cache, sort_packages
 from .package import Package, normalize_name
 from .storage import Storage

@@ -11,7 +11,7 @@ A driver may also declare its settings model alone, under the same name in
 distribution: validating a configuration then imports that model only, not
 the driver (``pkgcache validate`` on a SQL config never imports SQLAlchemy),
 and the driver is imported when a cache is built. A driver without one has
-its class imported to read ``Settings``, as before.
+its class imported to read ``Settings``.
 
 A name can also be a dotted path (``pkg.module:Class`` or
 ``pkg.module.Class``, resolved by :func:`pkgutil.resolve_name`), or one of

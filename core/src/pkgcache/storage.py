@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, ClassVar, NamedTuple
 
-from ._models import StorageSettings
+from ._plugin_settings import StorageSettings
 from .package import Package
 
 __all__ = ["Entry", "Skipped", "Storage", "shown_path"]

@@ -1,6 +1,6 @@
 """A file's stored JSON: the package's fields under one-letter keys, the change token first.
 
-The token (``"o"``, left out when None, as in JSON stored before tokens) leads
+The token (``"o"``, left out when None) leads
 the object, so that listing the tokens of every file (what a graceful reload
 compares with the storage) decodes one string per file, not the whole
 object: about 0.4 µs instead of 3.4 µs for a typical 360-byte row.
