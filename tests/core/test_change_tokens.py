@@ -28,8 +28,9 @@ def tokens(s: FileStorage) -> dict[str, str | None]:
 
 def test_scan_and_read_give_the_same_token_and_upload_knows_it(tmp_path: Path) -> None:
     s = storage(tmp_path)
-    uploaded = make_package("tok", "1.0")
-    s.upload(uploaded, b"content")
+    given = make_package("tok", "1.0")
+    uploaded = s.upload(given, b"content")
+    assert uploaded is not given and given.token is None  # the caller's package is left as it was
     write_wheel(tmp_path, "flat", "2.0")
     entries = {e.filename: e for e in s.scan()}
     assert set(entries) == {"tok-1.0.tar.gz", "flat-2.0-py3-none-any.whl"}
@@ -94,8 +95,9 @@ class ListOnly(Storage):
     def open(self, package: Package) -> BinaryIO:
         raise FileNotFoundError(package.filename)
 
-    def upload(self, package: Package, data: bytes | BinaryIO) -> None:
+    def upload(self, package: Package, data: bytes | BinaryIO) -> Package:
         self.packages.append(package)
+        return package
 
     def delete(self, package: Package) -> None:
         self.packages = [p for p in self.packages if p.filename != package.filename]

@@ -346,7 +346,7 @@ class Cache(abc.ABC):
             )
         package, content = new_package(filename, data, name, version, summary, requires_python, last_modified, metadata)
         try:
-            self.storage.upload(package, content)  # type: ignore[arg-type]
+            package = self.storage.upload(package, content)  # type: ignore[arg-type]
         finally:
             if not isinstance(content, bytes):
                 content.close()

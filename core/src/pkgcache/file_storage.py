@@ -369,7 +369,7 @@ class FileStorage(Storage):
         return str(self._path(package))
 
     # -- writing ---------------------------------------------------------
-    def upload(self, package: Package, data: bytes | BinaryIO) -> None:
+    def upload(self, package: Package, data: bytes | BinaryIO) -> Package:
         for part in (package.name, package.version, package.filename + META_SUFFIX):
             if len(os.fsencode(part)) > NAME_MAX:
                 raise InvalidPackage(
@@ -379,8 +379,8 @@ class FileStorage(Storage):
         meta = json.dumps(package.get_metadata(), ensure_ascii=False, sort_keys=True).encode()
         sidecar = write_atomic(path.with_name(package.filename + META_SUFFIX), meta)
         written = write_atomic(path, data, mtime=package.last_modified)
-        package.token = token_of(written, sidecar)  # the cache stores it: no re-read by the next graceful reload
         self._paths[package.filename] = path
+        return package.with_token(token_of(written, sidecar))  # stored: no re-read by the next graceful reload
 
     def delete(self, package: Package) -> None:
         path = self._path(package)

@@ -291,6 +291,20 @@ class Package:
         self.token = token
         return self
 
+    def with_token(self, token: str | None, data: dict[str, Any] | None = None) -> Package:
+        """A copy with ``token`` (and ``data``, when given): what a storage answers for the
+        package it wrote, leaving the caller's object as it was."""
+        return Package.restore(
+            self.name,
+            self.version,
+            self.filename,
+            self.last_modified,
+            self.summary,
+            dict(self.data) if data is None else data,
+            self._key,
+            token,
+        )
+
     @property
     def sort_key(self) -> str:
         """Text whose byte order is PEP 440 order (invalid versions first)."""

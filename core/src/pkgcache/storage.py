@@ -160,8 +160,10 @@ class Storage(abc.ABC):
         """Open the file for reading; raise FileNotFoundError when absent."""
 
     @abc.abstractmethod
-    def upload(self, package: Package, data: bytes | BinaryIO) -> None:
-        """Store the file and its metadata; readers never see a half-written file."""
+    def upload(self, package: Package, data: bytes | BinaryIO) -> Package:
+        """Store the file and its metadata; readers never see a half-written file. Return
+        the package as stored (its change token set where the storage can tell it at once),
+        a new object: ``package`` itself is left as it was."""
 
     @abc.abstractmethod
     def delete(self, package: Package) -> None:

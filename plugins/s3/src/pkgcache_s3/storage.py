@@ -325,7 +325,7 @@ class S3Storage(Relisting, Storage):
         return url
 
     # -- writing ----------------------------------------------------------
-    def upload(self, package: Package, data: bytes | BinaryIO) -> None:
+    def upload(self, package: Package, data: bytes | BinaryIO) -> Package:
         s = self.settings
         extra: dict[str, Any] = {"Metadata": package_metadata(package)}
         if s.object_acl:
@@ -344,8 +344,8 @@ class S3Storage(Relisting, Storage):
             raise StorageUnavailable(f"upload of {key!r} to bucket {self.bucket!r} failed: {err}") from None
         except (ClientError, BotoCoreError) as err:
             raise self._unavailable(err) from None
-        package.data.pop("path", None)  # it is at the layout's key now
-        package.token = None  # written this second: not yet a token to trust (see _package)
+        kept = {k: v for k, v in package.data.items() if k != "path"}  # it is at the layout's key now
+        return package.with_token(None, kept)  # written this second: not yet a token to trust (see _package)
 
     def delete(self, package: Package) -> None:
         key = self.key_of(package)
