@@ -61,6 +61,26 @@ def test_pip_uv_and_a_standards_client_install_from_the_index(
             assert client.get_index_page().projects == ["demo-pkg"]
 
 
+def test_pip_23_0_downloads_from_the_index(serve: Callable[..., Served], storage: Path, tmp_path: Path) -> None:
+    """pip 23.0, what ``python -m venv`` still brings on Debian 12's Python 3.11, reads the JSON
+    page's ``dist-info-metadata`` as a string: an index that sends PEP 691's object there
+    breaks it (TypeError), so the page must not."""
+    wheel = build_wheel(storage, "demo-pkg", "1.0")
+    server = serve(sqlite_keys(tmp_path, storage, **{"pypi.fallback": "none"}))
+    page = httpx.get(f"{server.url}/simple/demo-pkg/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    assert page.json()["files"][0]["core-metadata"] != False  # noqa: E712 - the wheel's metadata is offered
+    venv = tmp_path / "venv"
+    python = str(venv / "bin" / "python")
+    pip = [python, "-m", "pip", "--isolated", "--disable-pip-version-check", "--no-cache-dir"]
+    for step in ([sys.executable, "-m", "venv", str(venv)], [*pip, "install", "-q", "pip==23.0.1"]):
+        made = run(*step)
+        assert made.returncode == 0, made.stdout + made.stderr
+    got = tmp_path / "got"
+    result = run(*pip, "download", "--no-deps", "--index-url", f"{server.url}/simple/", "-d", str(got), "demo-pkg")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (got / wheel.name).read_bytes() == wheel.read_bytes()
+
+
 def test_twine_uploads_and_pip_installs_what_it_uploaded(
     serve: Callable[..., Served], storage: Path, tmp_path: Path
 ) -> None:

@@ -96,8 +96,10 @@ def _project_json(name: str, packages: Sequence[Package]) -> bytes:
             "url": file_url(p),
             "hashes": {"sha256": sha256} if isinstance(sha256, str) else {},
             "requires-python": p.data.get("requires_python"),
+            # PEP 714's name only: pip 22.3 to 23.0 (still the pip of a fresh venv on
+            # Python 3.11 in Debian 12) read the old "dist-info-metadata" as a string and
+            # crash on the object PEP 691 gives it, so the old key is left out
             "core-metadata": {"sha256": core} if core else False,
-            "dist-info-metadata": {"sha256": core} if core else False,
             "yanked": _yanked(p),
             "upload-time": _upload_time(p),
         }
