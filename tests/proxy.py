@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 
-from tests.conftest import free_port
+from tests.support import free_port
 
 
 class Proxy:

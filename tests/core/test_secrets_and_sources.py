@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from pkgcache import CacheUnavailable, ConfigError, load_cache, load_settings
 from pkgcache.cli import cli
-from tests.conftest import free_port
+from tests.support import free_port
 
 SECRET = "9secretQ"
 RESERVED = ["/", "#", "?", "@", ":", "%"]
@@ -124,7 +124,7 @@ def test_dynamo_secret_key_is_never_shown(tmp_path: Path, char: str) -> None:
 def test_sql_statement_log_never_shows_the_password(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """db.echo logs every statement; the server (trust authentication) ignores the password."""
     server = make_url(os.environ.get("PKGCACHE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
-    from tests.sql.conftest import require
+    from tests.support import require_sql as require
 
     require(server.render_as_string(hide_password=False))
     url = server.set(password=password("/")).render_as_string(hide_password=False)

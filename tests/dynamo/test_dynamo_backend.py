@@ -14,8 +14,8 @@ from pkgcache import CacheUnavailable, ConfigError, PkgcacheError, load_cache, l
 from pkgcache.cli import cli
 from pkgcache.testing import make_package
 from pkgcache_dynamo import DynamoCache
+from tests.support import reload_if_needed_from_processes
 
-from ..conftest import reload_if_needed_from_processes
 from .conftest import MotoServer, dynamo_config
 
 

@@ -21,9 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import skip_or_fail
-from tests.dynamo.conftest import dynamo_config
-from tests.redis.conftest import answers
+from tests.support import answers, dynamo_config, skip_or_fail
 
 pytestmark = pytest.mark.matrix
 
@@ -137,7 +135,7 @@ def test_install_only_what_you_need(combo: str, wheels: Path, venv_tmp: Path, mo
 
 def test_s3_storage_installs_alone(wheels: Path, venv_tmp: Path, moto_port: int) -> None:
     from pkgcache.file_storage import FileStorage
-    from tests.s3.conftest import make_storage, s3_config
+    from tests.support import make_storage, s3_config
 
     python = venv_with(venv_tmp, wheels, ["s3"])
     listed = json.loads(pkgcache(python, "backends", "--check", "--format", "json", cwd=venv_tmp).stdout)
@@ -172,7 +170,7 @@ def test_server_installs_and_serves(wheels: Path, venv_tmp: Path) -> None:
     import time
     import urllib.request
 
-    from tests.conftest import free_port
+    from tests.support import free_port
 
     python = venv_with(venv_tmp, wheels, ["server"])
     config = venv_tmp / "memory.ini"

@@ -8,37 +8,24 @@ down at the end.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ServerProcess, free_port, skip_or_fail
+from tests.support import ServerProcess, answers, free_port, skip_or_fail, unique_prefix
+
+__all__ = ["RedisServer", "answers", "require_shared", "unique_prefix"]
 
 SHARED_URL = "redis://127.0.0.1:6379/9"  # a database index the other tests leave alone
-
-
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def require_shared() -> str:
     if not answers(6379):
         skip_or_fail("redis server not reachable at 127.0.0.1:6379")
     return SHARED_URL
-
-
-def unique_prefix() -> str:
-    return f"pkgcache-test-{uuid.uuid4().hex[:8]}:"
 
 
 class RedisServer(ServerProcess):

@@ -22,8 +22,8 @@ from pkgcache import CacheError, CacheFull, CacheUnavailable, load_cache
 from pkgcache.testing import make_package
 from pkgcache.testing._overlap import ReloadGate, assert_one_reloaded_while_others_called
 from pkgcache_redis import RedisCache, _staging
+from tests.support import free_port
 
-from ..conftest import free_port
 from .conftest import RedisServer, require_shared, unique_prefix
 from .test_redis_backend import redis_cache
 

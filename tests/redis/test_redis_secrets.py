@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from pkgcache import CacheUnavailable, load_cache
-
-from ..conftest import free_port
+from tests.support import free_port
 
 SECRET = "TopSecret42"
 

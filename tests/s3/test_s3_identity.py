@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from pkgcache import Package, load_cache
-from tests.s3.conftest import make_storage, s3_config
 from tests.s3.test_s3_storage import put_like_pypicloud
+
+from .conftest import make_storage, s3_config
 
 
 def keys(raw: Any, bucket: str) -> list[str]:

@@ -22,9 +22,10 @@ import pytest
 
 from pkgcache import Package, StorageUnavailable, load_cache
 from pkgcache_s3 import S3Storage
-from tests.conftest import free_port, skip_or_fail
-from tests.s3.conftest import RequestCounter, make_storage, s3_config, storage_settings
 from tests.s3.test_s3_layout import pypicloud_normalize, pypicloud_read
+from tests.support import free_port, skip_or_fail
+
+from .conftest import RequestCounter, make_storage, s3_config, storage_settings
 
 WHEN = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
 
@@ -349,7 +350,7 @@ def test_a_missing_bucket_raises_when_scan_is_called(moto_port: int) -> None:
 GRACEFUL_IN_A_NEW_PROCESS = """
 import json, sys
 from pkgcache import load_cache
-from tests.s3.conftest import RequestCounter
+from tests.support import RequestCounter
 with load_cache(json.loads(sys.argv[1]), environ={}) as cache:
     counter = RequestCounter(cache.storage.client)
     result = cache.reload_from_storage(graceful=True)
@@ -585,12 +586,12 @@ def backend_keys(backend: str, tmp_path: Any, moto_port: int) -> dict[str, Any]:
     if backend == "sql":
         return {"pypi.db": "sql", "db.url": f"sqlite:///{tmp_path}/cache.db"}
     if backend == "redis":
-        from tests.redis.conftest import answers
+        from tests.support import answers
 
         if not answers(6379):
             skip_or_fail("redis server not reachable at 127.0.0.1:6379")
         return {"pypi.db": "redis", "db.url": "redis://127.0.0.1:6379/9", "db.prefix": f"s3-{uuid.uuid4().hex[:8]}:"}
-    from tests.dynamo.conftest import dynamo_config
+    from tests.support import dynamo_config
 
     return {k: v for k, v in dynamo_config(moto_port).items() if k.startswith(("pypi.db", "db."))}
 

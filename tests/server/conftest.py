@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess
-from tests.support import MotoServer, require_moto
+from tests.support import ServerProcess
 
 #: the clients' environment: no user or machine configuration (extra indexes, find-links)
 CLIENT_ENV = {
@@ -146,16 +145,6 @@ def build_wheel(
             archive.writestr(member, data)
         archive.writestr(f"{info}/RECORD", record)
     return path
-
-
-@pytest.fixture(scope="session")
-def moto_port() -> Iterator[int]:
-    """moto's S3 server, for the tests of a server on an S3 storage."""
-    require_moto()
-    server = MotoServer()
-    server.start()
-    yield server.port
-    server.stop()
 
 
 @pytest.fixture

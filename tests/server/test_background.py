@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from tests.support import free_port
 
 from .conftest import Served, build_wheel, write_config
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from pkgcache import CacheUnavailable, load_cache, load_settings, mask_url
-
-from ..conftest import free_port
+from tests.support import free_port
 
 SECRET = "TopSecret42"
 
