@@ -24,8 +24,6 @@ shared rule :func:`pkgcache.rules.sort_packages` does it in Python; a database c
 from __future__ import annotations
 
 import abc
-import functools
-import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -35,12 +33,13 @@ from typing import Any, BinaryIO, ClassVar
 
 import pluggy
 
+from ._markers import digest_of_names, digest_of_packages, keys_only
 from ._metadata import parse_filename
 from ._plugin_settings import BackendSettings
 from ._reload import Guard, Progress, ReloadResult, graceful_reload, plain_reload
 from ._upload import new_package
 from .exceptions import PackageExists
-from .package import Package, can_be_stored, check_identity, is_key
+from .package import Package, can_be_stored, check_identity
 from .rules import (
     best_and_newest,
     check_search_args,
@@ -64,21 +63,6 @@ __all__ = [
 ]
 
 RELOAD_LOCK_TIMEOUT = 600.0
-
-
-def _keys_only(method: Callable[[Any, str], Any], missing: object) -> Callable[[Any, str], Any]:
-    """``method`` answering ``missing`` for a key that no cache can hold (a NUL, a lone
-    surrogate from a non-UTF-8 argument, surrounding spaces): every backend then
-    answers alike, where a database would raise or compare loosely."""
-
-    @functools.wraps(method)
-    def guarded(self: Any, key: str) -> Any:
-        if not is_key(key):
-            return list(missing) if isinstance(missing, list) else missing
-        return method(self, key)
-
-    guarded.__keys_only__ = True  # type: ignore[attr-defined]
-    return guarded
 
 
 class Cache(abc.ABC):
@@ -105,7 +89,7 @@ class Cache(abc.ABC):
         for name, missing in (("fetch", None), ("all", []), ("project_token", None)):
             method = cls.__dict__.get(name)
             if method is not None and not getattr(method, "__keys_only__", False):
-                setattr(cls, name, _keys_only(method, missing))
+                setattr(cls, name, keys_only(method, missing))
 
     def __init__(
         self,
@@ -236,23 +220,13 @@ class Cache(abc.ABC):
         right but not cheap; a backend overrides it with a stored marker.
         """
         packages = self.all(name)
-        if not packages:
-            return None
-        digest = hashlib.blake2b(digest_size=16)
-        for package in packages:
-            digest.update(package.data_json().encode())
-            digest.update(f"\0{package.filename}\0{package.version}\0{package.summary}\0".encode())
-            digest.update(f"{package.last_modified.isoformat()}\0{package.token}\n".encode())
-        return digest.hexdigest()
+        return digest_of_packages(packages) if packages else None
 
     def index_token(self) -> str:
         """An opaque marker of the project list that changes whenever a project
         appears or vanishes (what ``/simple/`` shows). The default digests
         ``distinct()``; a backend overrides it with a stored marker."""
-        digest = hashlib.blake2b(digest_size=16)
-        for name in self.distinct():
-            digest.update(name.encode() + b"\n")
-        return digest.hexdigest()
+        return digest_of_names(self.distinct())
 
     # -- reads with generic fallbacks ------------------------------------
     def summary(self) -> list[dict[str, Any]]:
